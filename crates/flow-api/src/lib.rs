@@ -53,6 +53,7 @@
 mod error;
 mod ext;
 mod split;
+pub mod stream;
 
 use std::ops::DerefMut;
 use std::pin::Pin;

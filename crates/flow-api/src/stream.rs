@@ -1,0 +1,513 @@
+//! The contract over a byte-stream socket, written once for every runtime.
+//!
+//! A runtime backend implements [`ByteStream`] for its socket type (the
+//! three syscalls: read into a buffer, write vectored, shut down a
+//! direction) and wraps it in [`StreamFlow`], which keeps the whole flow
+//! contract on top: reads into a reused buffer handed out as frozen slices,
+//! writes queued and sent with vectored I/O, a real end of file on
+//! `shutdown(Write)`, resets reported as resets, and a graceful close with a
+//! linger deadline.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::net::Shutdown as NetShutdown;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
+
+pub use bytes::BytesMut;
+
+use crate::{Chunk, Error, ErrorKind, FlowRead, FlowWrite, WriteError};
+
+/// The syscalls a socket offers, at poll level. Implement it for a
+/// runtime's stream type and wrap that in a [`StreamFlow`].
+pub trait ByteStream: Unpin {
+    /// Attempts to read into the spare capacity of `buf`, appending to it.
+    /// Returns how many bytes were read; `0` means end of file.
+    ///
+    /// # Errors
+    ///
+    /// The socket's error.
+    fn poll_read_buf(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>>;
+
+    /// Attempts to write from `bufs` in one vectored call; returns how many
+    /// bytes were written.
+    ///
+    /// # Errors
+    ///
+    /// The socket's error.
+    fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>>;
+
+    /// Attempts to shut down one direction at the socket level: for
+    /// [`NetShutdown::Write`], the peer must read end of file (a TCP FIN).
+    ///
+    /// # Errors
+    ///
+    /// The socket's error.
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>, how: NetShutdown) -> Poll<io::Result<()>>;
+
+    /// What a broken pipe on write means for this kind of socket. TCP's
+    /// default, [`ErrorKind::Reset`]: the peer aborted. A Unix socket says
+    /// [`ErrorKind::Closed`]: the peer stopped reading (shut down or closed).
+    fn broken_pipe_kind(&self) -> ErrorKind {
+        ErrorKind::Reset
+    }
+}
+
+/// Makes a future that completes after the given duration: the runtime's
+/// sleep, which [`StreamFlow`] uses for its close deadline.
+pub type SleepFn = fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// How long [`StreamFlow`] close waits for the peer to finish by default.
+pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Below this much spare room, the read buffer is topped up.
+const MIN_READ_ROOM: usize = 4 * 1024;
+/// How much room a read buffer gets when topped up.
+const READ_BUFFER: usize = 64 * 1024;
+/// Bytes queued before `poll_write_ready` flushes and waits.
+const WRITE_HIGH_WATER: usize = 256 * 1024;
+/// Buffers per vectored write (well under every platform's `IOV_MAX`).
+const MAX_IOVECS: usize = 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadState {
+    Open,
+    /// The peer finished; reads return end of file.
+    Eof,
+    /// Shut down locally; reads return end of file.
+    Shut,
+    /// The socket failed; reads return this kind.
+    Failed(ErrorKind),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriteState {
+    Open,
+    Shut,
+    Failed(ErrorKind),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CloseState {
+    Open,
+    ShuttingDown,
+    Draining,
+    Done,
+}
+
+/// A [`Flow`](crate::Flow) over any [`ByteStream`]: the contract kept once
+/// for all socket backends.
+///
+/// - Reads go into a reused buffer and come out as frozen slices of it: no
+///   allocation per read once readers drop what they read.
+/// - Writes queue the buffers handed over (no copy) and send them with
+///   vectored writes, up to 64 buffers per syscall; a writer waits once
+///   256 KiB are queued.
+/// - `shutdown(Write)` flushes, then shuts the socket's write direction: the
+///   peer reads end of file while this side keeps reading.
+/// - A peer reset is [`ErrorKind::Reset`] on reads and writes (a broken pipe
+///   the flow did not cause itself is a reset too).
+/// - Close flushes, shuts down writing, discards what the peer still sends
+///   until its end of file, and completes then; a deadline (default
+///   [`DEFAULT_CLOSE_TIMEOUT`], see [`set_close_timeout`](StreamFlow::set_close_timeout))
+///   bounds it. The socket itself is released when the flow is dropped.
+pub struct StreamFlow<S> {
+    stream: S,
+    read_buf: BytesMut,
+    read: ReadState,
+    queue: VecDeque<Bytes>,
+    queued: usize,
+    write: WriteState,
+    close: CloseState,
+    close_timeout: Option<Duration>,
+    sleep: Option<SleepFn>,
+    deadline: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl<S: ByteStream> StreamFlow<S> {
+    /// Wraps `stream`. Without a [`sleep`](StreamFlow::with_sleep) function,
+    /// close has no deadline.
+    pub fn new(stream: S) -> Self {
+        StreamFlow {
+            stream,
+            read_buf: BytesMut::new(),
+            read: ReadState::Open,
+            queue: VecDeque::new(),
+            queued: 0,
+            write: WriteState::Open,
+            close: CloseState::Open,
+            close_timeout: Some(DEFAULT_CLOSE_TIMEOUT),
+            sleep: None,
+            deadline: None,
+        }
+    }
+
+    /// Gives the flow the runtime's sleep, for the close deadline.
+    #[must_use]
+    pub fn with_sleep(mut self, sleep: SleepFn) -> Self {
+        self.sleep = Some(sleep);
+        self
+    }
+
+    /// How long close waits for the peer to finish before giving up with
+    /// [`ErrorKind::TimedOut`] (and shutting both directions down); `None`
+    /// waits as long as the peer takes. The default is
+    /// [`DEFAULT_CLOSE_TIMEOUT`]; it needs a [`sleep`](StreamFlow::with_sleep)
+    /// function.
+    pub fn set_close_timeout(&mut self, timeout: Option<Duration>) {
+        self.close_timeout = timeout;
+    }
+
+    /// The close deadline; see [`set_close_timeout`](StreamFlow::set_close_timeout).
+    pub fn close_timeout(&self) -> Option<Duration> {
+        self.close_timeout
+    }
+
+    /// The wrapped stream.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The wrapped stream, mutably. Reading or writing it directly bypasses
+    /// the flow's buffers.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// Bytes handed over and not yet sent.
+    pub fn queued(&self) -> usize {
+        self.queued
+    }
+
+    fn poll_read_some(&mut self, cx: &mut Context<'_>) -> Poll<Result<Chunk, Error>> {
+        loop {
+            match self.read {
+                ReadState::Eof | ReadState::Shut => return Poll::Ready(Ok(Chunk::Eof)),
+                ReadState::Failed(kind) => {
+                    return Poll::Ready(Err(Error::new(kind).context("the connection failed earlier")));
+                }
+                ReadState::Open => {}
+            }
+            if self.read_buf.capacity() - self.read_buf.len() < MIN_READ_ROOM {
+                // Reclaims the old allocation when every slice handed out was dropped.
+                self.read_buf.reserve(READ_BUFFER);
+            }
+            match ready!(self.stream.poll_read_buf(cx, &mut self.read_buf)) {
+                Ok(0) => self.read = ReadState::Eof,
+                Ok(_) => return Poll::Ready(Ok(Chunk::Data(self.read_buf.split().freeze()))),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    let err = Error::from(err);
+                    self.read = ReadState::Failed(err.kind());
+                    return Poll::Ready(Err(err));
+                }
+            }
+        }
+    }
+
+    fn write_error(&mut self, err: io::Error) -> Error {
+        // The flow did not shut its write side (it checks that before any
+        // syscall), so a broken pipe comes from the peer: the stream says how.
+        let err = if err.kind() == io::ErrorKind::BrokenPipe {
+            Error::with_source(self.stream.broken_pipe_kind(), err)
+        } else {
+            Error::from(err)
+        };
+        self.write = WriteState::Failed(err.kind());
+        self.queue.clear();
+        self.queued = 0;
+        err
+    }
+
+    fn write_refusal(&self) -> Option<WriteError> {
+        match self.write {
+            WriteState::Open => None,
+            WriteState::Shut => Some(WriteError::Closed),
+            WriteState::Failed(kind) => Some(WriteError::from(
+                Error::new(kind).context("the connection failed earlier"),
+            )),
+        }
+    }
+
+    fn poll_send_queue(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        while !self.queue.is_empty() {
+            let slices: Vec<IoSlice<'_>> = self.queue.iter().take(MAX_IOVECS).map(|b| IoSlice::new(b)).collect();
+            let written = match ready!(self.stream.poll_write_vectored(cx, &slices)) {
+                Ok(0) => {
+                    return Poll::Ready(Err(self.write_error(io::Error::new(
+                        io::ErrorKind::WriteZero,
+                        "the socket accepted no bytes",
+                    ))));
+                }
+                Ok(n) => n,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Poll::Ready(Err(self.write_error(err))),
+            };
+            self.queued -= written;
+            let mut left = written;
+            while left > 0 {
+                let Some(front) = self.queue.front_mut() else { break };
+                if front.len() <= left {
+                    left -= front.len();
+                    self.queue.pop_front();
+                } else {
+                    front.advance(left);
+                    left = 0;
+                }
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_finish_writes(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        match self.write {
+            WriteState::Shut => return Poll::Ready(Ok(())),
+            WriteState::Failed(kind) => return Poll::Ready(Err(Error::new(kind).context("the connection failed earlier"))),
+            WriteState::Open => {}
+        }
+        ready!(self.poll_send_queue(cx))?;
+        match ready!(self.stream.poll_shutdown(cx, NetShutdown::Write)) {
+            Ok(()) => {}
+            // The peer is gone already; there is nobody left to tell.
+            Err(err) if err.kind() == io::ErrorKind::NotConnected => {}
+            Err(err) => return Poll::Ready(Err(self.write_error(err))),
+        }
+        self.write = WriteState::Shut;
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match &mut self.deadline {
+            Some(deadline) => deadline.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+
+    fn abandon(&mut self, cx: &mut Context<'_>) {
+        self.close = CloseState::Done;
+        self.read = ReadState::Shut;
+        self.write = WriteState::Shut;
+        self.queue.clear();
+        self.queued = 0;
+        self.read_buf = BytesMut::new();
+        // Best effort: the peer learns at once that nothing more comes.
+        let _ = self.stream.poll_shutdown(cx, NetShutdown::Both);
+    }
+}
+
+impl<S: ByteStream> FlowRead for StreamFlow<S> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Chunk, Error>> {
+        self.get_mut().poll_read_some(cx)
+    }
+
+    fn poll_shutdown_read(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        if matches!(this.read, ReadState::Open | ReadState::Eof) {
+            this.read = ReadState::Shut;
+            this.read_buf = BytesMut::new();
+            match ready!(this.stream.poll_shutdown(cx, NetShutdown::Read)) {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::NotConnected => {}
+                Err(err) => return Poll::Ready(Err(err.into())),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: ByteStream> FlowWrite for StreamFlow<S> {
+    fn poll_write_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
+        let this = self.get_mut();
+        if let Some(refusal) = this.write_refusal() {
+            return Poll::Ready(Err(refusal));
+        }
+        if this.queued >= WRITE_HIGH_WATER {
+            match this.poll_send_queue(cx) {
+                Poll::Ready(result) => result?,
+                // Room once the socket took enough, even if not everything.
+                Poll::Pending if this.queued >= WRITE_HIGH_WATER => return Poll::Pending,
+                Poll::Pending => {}
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn start_write(self: Pin<&mut Self>, buf: Bytes) -> Result<(), WriteError> {
+        let this = self.get_mut();
+        if let Some(refusal) = this.write_refusal() {
+            return Err(refusal);
+        }
+        if !buf.is_empty() {
+            this.queued += buf.len();
+            this.queue.push_back(buf);
+        }
+        Ok(())
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
+        let this = self.get_mut();
+        match this.write {
+            WriteState::Failed(_) => match this.write_refusal() {
+                Some(refusal) => Poll::Ready(Err(refusal)),
+                None => Poll::Ready(Ok(())),
+            },
+            // Everything was sent before the write side was shut.
+            WriteState::Shut => Poll::Ready(Ok(())),
+            WriteState::Open => this.poll_send_queue(cx).map_err(WriteError::from),
+        }
+    }
+
+    fn poll_shutdown_write(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_finish_writes(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        loop {
+            match this.close {
+                CloseState::Done => return Poll::Ready(Ok(())),
+                CloseState::Open => {
+                    if let (Some(timeout), Some(sleep)) = (this.close_timeout, this.sleep) {
+                        this.deadline = Some(sleep(timeout));
+                    }
+                    this.close = CloseState::ShuttingDown;
+                }
+                CloseState::ShuttingDown => match this.poll_finish_writes(cx) {
+                    Poll::Ready(Ok(())) => this.close = CloseState::Draining,
+                    Poll::Ready(Err(err)) => {
+                        this.abandon(cx);
+                        return Poll::Ready(Err(err));
+                    }
+                    Poll::Pending => {
+                        ready!(this.poll_deadline(cx));
+                        this.abandon(cx);
+                        return Poll::Ready(Err(Error::new(ErrorKind::TimedOut)
+                            .context("close: the peer did not take the remaining data before the close deadline")));
+                    }
+                },
+                CloseState::Draining => match this.poll_read_some(cx) {
+                    // What the peer sends while we close is discarded.
+                    Poll::Ready(Ok(Chunk::Data(_))) => {}
+                    Poll::Ready(Ok(Chunk::Eof)) => {
+                        this.abandon(cx);
+                        return Poll::Ready(Ok(()));
+                    }
+                    Poll::Ready(Err(err)) => {
+                        this.abandon(cx);
+                        return Poll::Ready(Err(err));
+                    }
+                    Poll::Pending => {
+                        ready!(this.poll_deadline(cx));
+                        this.abandon(cx);
+                        return Poll::Ready(Err(Error::new(ErrorKind::TimedOut)
+                            .context("close: the peer did not close before the close deadline")));
+                    }
+                },
+            }
+        }
+    }
+}
+
+impl<S: fmt::Debug> fmt::Debug for StreamFlow<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamFlow")
+            .field("stream", &self.stream)
+            .field("read", &self.read)
+            .field("write", &self.write)
+            .field("close", &self.close)
+            .field("queued", &self.queued)
+            .field("close_timeout", &self.close_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Implements [`FlowRead`] and [`FlowWrite`] for a wrapper type by
+/// forwarding to one of its fields, which must be a `Flow + Unpin`.
+///
+/// ```
+/// struct Metered {
+///     inner: flow_mem::MemFlow,
+///     label: &'static str,
+/// }
+///
+/// flow_api::forward_flow!(Metered => inner);
+/// ```
+#[macro_export]
+macro_rules! forward_flow {
+    ($ty:ty => $field:ident) => {
+        impl $crate::FlowRead for $ty {
+            fn poll_read(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::result::Result<$crate::Chunk, $crate::Error>> {
+                ::std::pin::Pin::new(&mut self.get_mut().$field).poll_read(cx)
+            }
+            fn poll_shutdown_read(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::result::Result<(), $crate::Error>> {
+                ::std::pin::Pin::new(&mut self.get_mut().$field).poll_shutdown_read(cx)
+            }
+        }
+        impl $crate::FlowWrite for $ty {
+            fn poll_write_ready(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::result::Result<(), $crate::WriteError>> {
+                ::std::pin::Pin::new(&mut self.get_mut().$field).poll_write_ready(cx)
+            }
+            fn start_write(
+                self: ::std::pin::Pin<&mut Self>,
+                buf: $crate::Bytes,
+            ) -> ::std::result::Result<(), $crate::WriteError> {
+                ::std::pin::Pin::new(&mut self.get_mut().$field).start_write(buf)
+            }
+            fn poll_flush(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::result::Result<(), $crate::WriteError>> {
+                ::std::pin::Pin::new(&mut self.get_mut().$field).poll_flush(cx)
+            }
+            fn poll_shutdown_write(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::result::Result<(), $crate::Error>> {
+                ::std::pin::Pin::new(&mut self.get_mut().$field).poll_shutdown_write(cx)
+            }
+            fn poll_close(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::result::Result<(), $crate::Error>> {
+                ::std::pin::Pin::new(&mut self.get_mut().$field).poll_close(cx)
+            }
+        }
+    };
+}
+
+/// Runs `read` on the spare capacity of `buf`, zero-filled, and keeps what
+/// it read: for [`ByteStream`] implementations whose socket reads into
+/// initialised memory (`futures_io::AsyncRead`, `std::io::Read`). Streams
+/// that can read into uninitialised memory (tokio's `try_read_buf`) should.
+///
+/// # Errors
+///
+/// Whatever `read` returns.
+pub fn read_into_spare(
+    buf: &mut BytesMut,
+    read: impl FnOnce(&mut [u8]) -> Poll<io::Result<usize>>,
+) -> Poll<io::Result<usize>> {
+    let start = buf.len();
+    buf.resize(buf.capacity(), 0);
+    let result = read(&mut buf[start..]);
+    let kept = match &result {
+        Poll::Ready(Ok(n)) => *n,
+        _ => 0,
+    };
+    buf.truncate(start + kept);
+    result
+}
