@@ -186,7 +186,10 @@ impl From<io::Error> for Error {
     /// gives back that very error.
     fn from(err: io::Error) -> Self {
         let kind = ErrorKind::from_io(err.kind());
-        if err.get_ref().is_some_and(|inner| inner.is::<Error>() || inner.is::<WriteError>()) {
+        if err
+            .get_ref()
+            .is_some_and(|inner| inner.is::<Error>() || inner.is::<WriteError>())
+        {
             if let Some(inner) = err.into_inner() {
                 return match inner.downcast::<Error>() {
                     Ok(flow) => *flow,

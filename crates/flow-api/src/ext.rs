@@ -319,7 +319,9 @@ where
             return Poll::Ready(result);
         }
         ready!(this.deadline.as_mut().poll(cx));
-        Poll::Ready(Err(Error::new(ErrorKind::TimedOut).context("close: the peer did not close before the deadline")))
+        Poll::Ready(Err(
+            Error::new(ErrorKind::TimedOut).context("close: the peer did not close before the deadline")
+        ))
     }
 }
 

@@ -63,14 +63,17 @@ pub use bytes::Bytes;
 
 pub use crate::error::{Error, ErrorKind, WriteError};
 pub use crate::ext::{
-    CloseFuture, CloseWithin, FeedFuture, FlowExt, FlowReadExt, FlowWriteExt, FlushFuture, ReadFuture,
-    ShutdownFuture, WriteFuture, WritevFuture,
+    CloseFuture, CloseWithin, FeedFuture, FlowExt, FlowReadExt, FlowWriteExt, FlushFuture, ReadFuture, ShutdownFuture,
+    WriteFuture, WritevFuture,
 };
 pub use crate::split::{ReadHalf, ReuniteError, WriteHalf, split};
 
 /// The traits and types protocol code needs, in one import.
 pub mod prelude {
-    pub use crate::{Bytes, Chunk, Error, ErrorKind, Flow, FlowExt, FlowRead, FlowReadExt, FlowWrite, FlowWriteExt, Shutdown, WriteError};
+    pub use crate::{
+        Bytes, Chunk, Error, ErrorKind, Flow, FlowExt, FlowRead, FlowReadExt, FlowWrite, FlowWriteExt, Shutdown,
+        WriteError,
+    };
 }
 
 /// The outcome of a successful read: data, or the end of the stream.

@@ -197,11 +197,14 @@ impl<F> fmt::Debug for ReadHalf<F> {
 
 impl<F> fmt::Debug for WriteHalf<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WriteHalf").field("close", &self.close).finish_non_exhaustive()
+        f.debug_struct("WriteHalf")
+            .field("close", &self.close)
+            .finish_non_exhaustive()
     }
 }
 
 /// The halves given to [`ReadHalf::reunite`] come from different flows.
+#[allow(clippy::exhaustive_structs)] // Both halves, given back: nothing else will ever be in it.
 pub struct ReuniteError<F>(pub ReadHalf<F>, pub WriteHalf<F>);
 
 impl<F> fmt::Debug for ReuniteError<F> {

@@ -239,10 +239,9 @@ impl<S: ByteStream> StreamFlow<S> {
             let slices: Vec<IoSlice<'_>> = self.queue.iter().take(MAX_IOVECS).map(|b| IoSlice::new(b)).collect();
             let written = match ready!(self.stream.poll_write_vectored(cx, &slices)) {
                 Ok(0) => {
-                    return Poll::Ready(Err(self.write_error(io::Error::new(
-                        io::ErrorKind::WriteZero,
-                        "the socket accepted no bytes",
-                    ))));
+                    return Poll::Ready(Err(
+                        self.write_error(io::Error::new(io::ErrorKind::WriteZero, "the socket accepted no bytes"))
+                    ));
                 }
                 Ok(n) => n,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -267,7 +266,9 @@ impl<S: ByteStream> StreamFlow<S> {
     fn poll_finish_writes(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         match self.write {
             WriteState::Shut => return Poll::Ready(Ok(())),
-            WriteState::Failed(kind) => return Poll::Ready(Err(Error::new(kind).context("the connection failed earlier"))),
+            WriteState::Failed(kind) => {
+                return Poll::Ready(Err(Error::new(kind).context("the connection failed earlier")));
+            }
             WriteState::Open => {}
         }
         ready!(self.poll_send_queue(cx))?;

@@ -129,7 +129,7 @@ clause_table! {
     ErrorsRoundTrip = 14, "c14_errors_round_trip", errors_round_trip, 30, "Errors display as readable messages and keep their kind through std::io::Error.";
     LargeBidirectional = 15, "c15_large_bidirectional", large_bidirectional, 240, "64 MiB each way at once, verified byte for byte.";
     ManyPairs = 16, "c16_many_pairs", many_pairs, 120, "1,000 concurrent pairs all deliver correctly.";
-    TypeErased = 17, "c17_type_erased", type_erased, 30, "The flow works type-erased (BoxFlow, Box<dyn Flow>).";
+    TypeErased = 17, "c17_type_erased", type_erased, 30, "The flow works type-erased (`BoxFlow`, `Box<dyn Flow>`).";
     SendFutures = 18, "c18_send_futures", send_futures, 30, "Flows, their halves and their futures are Send (checked at compile time).";
     ShutdownBoth = 19, "c19_shutdown_both", shutdown_both, 30, "shutdown(Both): local reads end, local writes return Closed, the peer reads end of file.";
     ZeroCopy = 20, "c20_zero_copy", zero_copy, 30, "Zero-copy backends hand the reader the writer's very allocation.";
@@ -210,7 +210,11 @@ pub mod __private {
         match outcome {
             Outcome::Passed => {}
             Outcome::NotApplicable(why) => println!("{}: not applicable: {why}", clause.test_name()),
-            Outcome::Failed(why) => panic!("clause {} failed: {why}\n  clause: {}", clause.number(), clause.summary()),
+            Outcome::Failed(why) => panic!(
+                "clause {} failed: {why}\n  clause: {}",
+                clause.number(),
+                clause.summary()
+            ),
         }
     }
 }

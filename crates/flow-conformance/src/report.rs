@@ -80,7 +80,10 @@ impl Report {
 
     /// A Markdown table, one row per clause.
     pub fn to_markdown(&self) -> String {
-        let mut out = format!("### {}\n\n| # | clause | outcome | time | detail |\n|---|---|---|---|---|\n", self.backend);
+        let mut out = format!(
+            "### {}\n\n| # | clause | outcome | time | detail |\n|---|---|---|---|---|\n",
+            self.backend
+        );
         for e in &self.entries {
             let detail = match &e.outcome {
                 Outcome::Passed => String::new(),
@@ -127,7 +130,14 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.backend)?;
         for e in &self.entries {
-            writeln!(f, "  {:>2} {:<40} {:>8.2?}  {}", e.clause.number(), e.clause.test_name(), e.elapsed, e.outcome)?;
+            writeln!(
+                f,
+                "  {:>2} {:<40} {:>8.2?}  {}",
+                e.clause.number(),
+                e.clause.test_name(),
+                e.elapsed,
+                e.outcome
+            )?;
         }
         Ok(())
     }
@@ -162,7 +172,11 @@ mod tests {
         let report = Report {
             backend: "b\"x".into(),
             entries: vec![
-                Entry { clause: Clause::ReadNeverEmpty, outcome: Outcome::Passed, elapsed: Duration::from_millis(3) },
+                Entry {
+                    clause: Clause::ReadNeverEmpty,
+                    outcome: Outcome::Passed,
+                    elapsed: Duration::from_millis(3),
+                },
                 Entry {
                     clause: Clause::WritevConcatenates,
                     outcome: Outcome::Failed("a|b\nc".into()),

@@ -105,7 +105,11 @@ pub(crate) async fn send<W: FlowWrite + Unpin>(
                 let mut bufs = Vec::new();
                 for _ in 0..rng.usize(0..5) {
                     let left = usize::try_from(total - offset).unwrap_or(usize::MAX);
-                    let len = if rng.u8(0..4) == 0 { 0 } else { log_uniform(rng, max_write / 4 + 1).min(left) };
+                    let len = if rng.u8(0..4) == 0 {
+                        0
+                    } else {
+                        log_uniform(rng, max_write / 4 + 1).min(left)
+                    };
                     bufs.push(pattern.chunk(offset, len));
                     offset += len as u64;
                 }
@@ -131,12 +135,18 @@ pub(crate) async fn receive<R: FlowRead + Unpin>(r: &mut R, pattern: Pattern, to
                     offset + data.len() as u64
                 );
                 if let Some(at) = pattern.mismatch(offset, &data) {
-                    return Err(Fail::Failed(format!("data corrupted or reordered: first wrong byte at offset {at}")));
+                    return Err(Fail::Failed(format!(
+                        "data corrupted or reordered: first wrong byte at offset {at}"
+                    )));
                 }
                 offset += data.len() as u64;
             }
             Chunk::Eof => {
-                ensure!(offset == total, "end of file after {offset} of {total} bytes: {} bytes lost", total - offset);
+                ensure!(
+                    offset == total,
+                    "end of file after {offset} of {total} bytes: {} bytes lost",
+                    total - offset
+                );
                 return Ok(());
             }
         }
@@ -147,7 +157,10 @@ pub(crate) async fn receive<R: FlowRead + Unpin>(r: &mut R, pattern: Pattern, to
 pub(crate) async fn expect_eof<R: FlowRead + Unpin>(r: &mut R, what: &str) -> Check {
     match r.read().await.doing(what)? {
         Chunk::Eof => Ok(()),
-        Chunk::Data(data) => Err(Fail::Failed(format!("{what}: expected end of file, got {} bytes", data.len()))),
+        Chunk::Data(data) => Err(Fail::Failed(format!(
+            "{what}: expected end of file, got {} bytes",
+            data.len()
+        ))),
     }
 }
 
@@ -159,7 +172,9 @@ pub(crate) fn expect_closed(result: Result<(), WriteError>, what: &str) -> Check
             "{what}: expected WriteError::Closed, got {other} (kind {:?})",
             other.kind()
         ))),
-        Ok(()) => Err(Fail::Failed(format!("{what}: expected WriteError::Closed, the write succeeded"))),
+        Ok(()) => Err(Fail::Failed(format!(
+            "{what}: expected WriteError::Closed, the write succeeded"
+        ))),
     }
 }
 
@@ -183,9 +198,11 @@ pub(crate) fn yield_now() -> impl Future<Output = ()> {
 
 /// Polls `future` exactly once.
 pub(crate) async fn poll_once<F: Future + Unpin>(future: &mut F) -> Option<F::Output> {
-    std::future::poll_fn(|cx| Poll::Ready(match Pin::new(&mut *future).poll(cx) {
-        Poll::Ready(v) => Some(v),
-        Poll::Pending => None,
-    }))
+    std::future::poll_fn(|cx| {
+        Poll::Ready(match Pin::new(&mut *future).poll(cx) {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => None,
+        })
+    })
     .await
 }

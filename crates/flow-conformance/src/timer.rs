@@ -51,16 +51,18 @@ impl Future for Sleep {
             let (stop, stopped) = mpsc::channel::<()>();
             let shared = Arc::clone(&self.shared);
             let deadline = self.deadline;
-            let spawned = std::thread::Builder::new().name("flow-conformance-timer".into()).spawn(move || {
-                let wait = deadline.saturating_duration_since(Instant::now());
-                if let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
-                    let mut timer = shared.lock().unwrap_or_else(PoisonError::into_inner);
-                    timer.fired = true;
-                    if let Some(waker) = timer.waker.take() {
-                        waker.wake();
+            let spawned = std::thread::Builder::new()
+                .name("flow-conformance-timer".into())
+                .spawn(move || {
+                    let wait = deadline.saturating_duration_since(Instant::now());
+                    if let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(wait) {
+                        let mut timer = shared.lock().unwrap_or_else(PoisonError::into_inner);
+                        timer.fired = true;
+                        if let Some(waker) = timer.waker.take() {
+                            waker.wake();
+                        }
                     }
-                }
-            });
+                });
             if spawned.is_err() {
                 // No thread to wait with: fire now rather than never.
                 return Poll::Ready(());
@@ -73,7 +75,9 @@ impl Future for Sleep {
 
 impl fmt::Debug for Sleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sleep").field("deadline", &self.deadline).finish_non_exhaustive()
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
     }
 }
 

@@ -39,7 +39,14 @@ struct Broken {
 
 impl Broken {
     fn new(inner: MemFlow, breakage: Breakage) -> Self {
-        Broken { inner, breakage, held: Vec::new(), reads: 0, closed: false, write_shut: false }
+        Broken {
+            inner,
+            breakage,
+            held: Vec::new(),
+            reads: 0,
+            closed: false,
+            write_shut: false,
+        }
     }
 
     fn inner(&mut self) -> Pin<&mut MemFlow> {
@@ -71,9 +78,7 @@ impl FlowRead for Broken {
                 }
                 Poll::Pending
             }
-            Breakage::ReadErrorAfterClose if this.closed => {
-                Poll::Ready(Err(Error::new(flow_api::ErrorKind::Closed)))
-            }
+            Breakage::ReadErrorAfterClose if this.closed => Poll::Ready(Err(Error::new(flow_api::ErrorKind::Closed))),
             _ => this.inner().poll_read(cx),
         }
     }
@@ -171,7 +176,11 @@ impl Factory for BrokenPairs {
     type Server = Broken;
 
     async fn connect(&self) -> Result<(Broken, Broken), Error> {
-        let capacity = if self.0 == Breakage::NoBackpressure { usize::MAX } else { flow_mem::DEFAULT_CAPACITY };
+        let capacity = if self.0 == Breakage::NoBackpressure {
+            usize::MAX
+        } else {
+            flow_mem::DEFAULT_CAPACITY
+        };
         let (a, b) = flow_mem::pair_with_capacity(capacity);
         Ok((Broken::new(a, self.0), Broken::new(b, self.0)))
     }
@@ -188,9 +197,19 @@ fn assert_caught(breakage: Breakage, clause: Clause, expect: &str) {
     let seed = flow_conformance::base_seed();
     // A hang is caught by the time limit; keep it short here.
     let limit = Duration::from_secs(3);
-    let reference = futures_executor::block_on(flow_conformance::check_within(clause, &MemPairs::default(), seed, limit));
+    let reference = futures_executor::block_on(flow_conformance::check_within(
+        clause,
+        &MemPairs::default(),
+        seed,
+        limit,
+    ));
     assert_eq!(reference, Outcome::Passed, "reference backend must pass {clause}");
-    let outcome = futures_executor::block_on(flow_conformance::check_within(clause, &BrokenPairs(breakage), seed, limit));
+    let outcome = futures_executor::block_on(flow_conformance::check_within(
+        clause,
+        &BrokenPairs(breakage),
+        seed,
+        limit,
+    ));
     match outcome {
         Outcome::Failed(why) => assert!(
             why.contains(expect),
@@ -221,7 +240,11 @@ fn missing_end_of_file_on_shutdown_is_caught_by_the_time_limit() {
 
 #[test]
 fn reordered_writev_is_caught() {
-    assert_caught(Breakage::ReordersWritev, Clause::WritevConcatenates, "corrupted or reordered");
+    assert_caught(
+        Breakage::ReordersWritev,
+        Clause::WritevConcatenates,
+        "corrupted or reordered",
+    );
 }
 
 #[test]
@@ -236,7 +259,11 @@ fn missing_backpressure_is_caught() {
 
 #[test]
 fn read_error_after_close_is_caught() {
-    assert_caught(Breakage::ReadErrorAfterClose, Clause::ClosedFlowRejects, "must return end of file");
+    assert_caught(
+        Breakage::ReadErrorAfterClose,
+        Clause::ClosedFlowRejects,
+        "must return end of file",
+    );
 }
 
 #[test]
@@ -264,7 +291,10 @@ fn the_report_marks_failures_and_not_applicable() {
     ));
     assert_eq!(report.entries.len(), 3);
     assert_eq!(report.outcome(Clause::ReadNeverEmpty), Some(&Outcome::Passed));
-    assert!(matches!(report.outcome(Clause::ZeroCopy), Some(Outcome::NotApplicable(_))));
+    assert!(matches!(
+        report.outcome(Clause::ZeroCopy),
+        Some(Outcome::NotApplicable(_))
+    ));
     assert!(report.outcome(Clause::Backpressure).is_some_and(Outcome::is_failure));
     assert!(!report.is_success());
     assert!(report.to_markdown().contains("FAILED"));

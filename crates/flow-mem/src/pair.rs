@@ -34,7 +34,11 @@ pub fn pair_with_capacity(capacity: usize) -> (MemFlow, MemFlow) {
             me: 0,
             capacity,
         },
-        MemFlow { shared, me: 1, capacity },
+        MemFlow {
+            shared,
+            me: 1,
+            capacity,
+        },
     )
 }
 
@@ -231,9 +235,9 @@ impl FlowWrite for MemFlow {
         }
         if shared.ends[peer].dropped {
             shared.ends[me].closed = true;
-            return Poll::Ready(Err(Error::new(ErrorKind::Reset).context(
-                "close: the in-memory peer was dropped without closing",
-            )));
+            return Poll::Ready(Err(
+                Error::new(ErrorKind::Reset).context("close: the in-memory peer was dropped without closing")
+            ));
         }
         shared.ends[me].read_waker = Some(cx.waker().clone());
         Poll::Pending

@@ -62,7 +62,11 @@ impl Scripted {
     {
         let record = Arc::new(Mutex::new(Record::default()));
         let flow = Scripted {
-            input: input.into_iter().map(Into::into).filter(|b: &Bytes| !b.is_empty()).collect(),
+            input: input
+                .into_iter()
+                .map(Into::into)
+                .filter(|b: &Bytes| !b.is_empty())
+                .collect(),
             record: Arc::clone(&record),
         };
         (flow, Recorder { record })

@@ -67,7 +67,10 @@ mod unix {
                 std::process::id(),
                 NEXT.fetch_add(1, Ordering::Relaxed)
             ));
-            UnixPairs { dir, listener: OnceLock::new() }
+            UnixPairs {
+                dir,
+                listener: OnceLock::new(),
+            }
         }
     }
 

@@ -11,7 +11,10 @@ use flow_tokio::{TcpFlow, TcpListener};
 const LIMIT: Duration = Duration::from_secs(20);
 
 fn run<F: std::future::Future<Output = ()>>(test: F) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         tokio::time::timeout(LIMIT, test).await.expect("the test hung");
     });
@@ -41,7 +44,10 @@ fn shutdown_write_sends_a_fin_that_a_plain_socket_sees() {
             reply.extend_from_slice(&data);
         }
         assert_eq!(reply, b"reply after your FIN");
-        assert_eq!(tokio::task::spawn_blocking(move || peer.join().unwrap()).await.unwrap(), b"request");
+        assert_eq!(
+            tokio::task::spawn_blocking(move || peer.join().unwrap()).await.unwrap(),
+            b"request"
+        );
     });
 }
 
@@ -140,7 +146,11 @@ fn close_gives_up_at_its_deadline_when_the_peer_never_closes() {
 
 #[test]
 fn the_flow_runs_on_a_multi_threaded_runtime() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -155,7 +165,9 @@ fn the_flow_runs_on_a_multi_threaded_runtime() {
         });
         let client = tokio::spawn(async move {
             let mut flow = TcpFlow::connect(addr).await.unwrap();
-            flow.writev([Bytes::from("a"), Bytes::from("b"), Bytes::from("c")]).await.unwrap();
+            flow.writev([Bytes::from("a"), Bytes::from("b"), Bytes::from("c")])
+                .await
+                .unwrap();
             flow.shutdown(Shutdown::Write).await.unwrap();
             assert_eq!(flow.read().await.unwrap(), Chunk::Data(Bytes::from("abc")));
             flow.close().await.unwrap();
