@@ -84,6 +84,30 @@ fn packages() -> Result<Vec<String>, String> {
     Ok(names)
 }
 
+/// The facade's features, from its manifest (`default` left out).
+fn facade_features() -> Result<Vec<String>, String> {
+    let manifest = std::fs::read_to_string(root().join("crates/anyflow/Cargo.toml"))
+        .map_err(|e| format!("crates/anyflow/Cargo.toml: {e}"))?;
+    let mut features = Vec::new();
+    let mut in_features = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_features = line == "[features]";
+        } else if in_features {
+            if let Some((name, _)) = line.split_once('=') {
+                let name = name.trim();
+                if name != "default" && !name.starts_with('#') {
+                    features.push(name.to_owned());
+                }
+            }
+        }
+    }
+    if features.is_empty() {
+        return Err("crates/anyflow/Cargo.toml: no features found".into());
+    }
+    Ok(features)
+}
+
 fn ci() -> Result<(), String> {
     let started = Instant::now();
     let mut fmt = cargo();
@@ -111,6 +135,24 @@ fn ci() -> Result<(), String> {
     let mut test = cargo();
     test.args(["test", "--workspace", "--all-features"]);
     step("cargo test --workspace", test)?;
+
+    // The facade's features are additive: each alone, none, and all build and test.
+    for feature in facade_features()? {
+        let mut alone = cargo();
+        alone.args([
+            "test",
+            "--quiet",
+            "-p",
+            "anyflow",
+            "--no-default-features",
+            "--features",
+            &feature,
+        ]);
+        step(&format!("anyflow with feature {feature} alone"), alone)?;
+    }
+    let mut none = cargo();
+    none.args(["test", "--quiet", "-p", "anyflow", "--no-default-features"]);
+    step("anyflow with no feature", none)?;
 
     let mut doc = cargo();
     doc.args(["doc", "--workspace", "--no-deps", "--all-features"])
