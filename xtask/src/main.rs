@@ -5,18 +5,39 @@
 //! - `conformance [--backend NAME]... [--clause N|NAME]...`: the conformance
 //!   suite for every backend, printed as a matrix (clause by backend) and
 //!   written to `target/conformance/matrix.{md,json}`.
+//! - `tidy`: the workspace conventions that keep the crates publishable.
+//! - `release <major|minor|patch|X.Y.Z> [--execute]`: see `release.rs`.
+//! - `deny`: `cargo deny check licenses bans sources`, installing cargo-deny
+//!   when missing; `deny advisories` for the advisory database (network).
+
+mod metadata;
+mod release;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+const USAGE: &str = "usage: cargo xtask <command>
+  ci                       formatting, clippy per package, tests, facade features, docs, deny, tidy
+  conformance [--backend NAME]... [--clause N|NAME]... [--list]
+                           the conformance matrix, also in target/conformance/
+  tidy                     workspace conventions
+  deny [advisories]        cargo deny check licenses bans sources (or advisories)
+  release <major|minor|patch|X.Y.Z> [--execute] [--no-publish] [--no-verify] [--branch NAME]
+                           a dry run unless --execute";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = root();
     let result = match args.first().map(String::as_str) {
-        Some("ci") => ci(),
-        Some("conformance") => conformance(&args[1..]),
+        Some("ci") => ci(&root),
+        Some("conformance") => conformance(&root, &args[1..]),
+        Some("tidy") => tidy_command(&root),
+        Some("deny") => deny(&root, args.get(1).map(String::as_str)),
+        Some("release") => release::release(&root, &args[1..]),
         Some("help" | "--help" | "-h") | None => {
-            println!("usage: cargo xtask <ci | conformance [--backend NAME]... [--clause N|NAME]... [--list]>");
+            println!("{USAGE}");
             Ok(())
         }
         Some(other) => Err(format!("unknown command {other:?}; try `cargo xtask help`")),
@@ -30,16 +51,28 @@ fn main() -> ExitCode {
     }
 }
 
-/// The workspace root: the parent of this crate's directory.
+/// The workspace root: the nearest directory up from the current one whose
+/// Cargo.toml has a `[workspace]`, else the parent of this crate.
 fn root() -> PathBuf {
+    if let Ok(mut dir) = std::env::current_dir() {
+        loop {
+            let manifest = dir.join("Cargo.toml");
+            if std::fs::read_to_string(&manifest).is_ok_and(|m| m.lines().any(|l| l.trim() == "[workspace]")) {
+                return dir;
+            }
+            if !dir.pop() {
+                break;
+            }
+        }
+    }
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().map(Path::to_path_buf).unwrap_or(manifest)
 }
 
-/// `cargo`, as the `CARGO` variable names it when cargo runs us.
-fn cargo() -> Command {
+/// `cargo`, as the `CARGO` variable names it when cargo runs us, in `root`.
+fn cargo(root: &Path) -> Command {
     let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    command.current_dir(root());
+    command.current_dir(root);
     command
 }
 
@@ -56,37 +89,9 @@ fn step(what: &str, mut command: Command) -> Result<(), String> {
     }
 }
 
-/// The workspace's packages, from each member's manifest.
-fn packages() -> Result<Vec<String>, String> {
-    let mut names = Vec::new();
-    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).map_err(|e| format!("Cargo.toml: {e}"))?;
-    let members = manifest
-        .lines()
-        .find_map(|line| line.trim().strip_prefix("members = "))
-        .ok_or("Cargo.toml: no members list")?;
-    for member in members.trim_matches(|c| c == '[' || c == ']').split(',') {
-        let member = member.trim().trim_matches('"');
-        if member.is_empty() {
-            continue;
-        }
-        let text = std::fs::read_to_string(root().join(member).join("Cargo.toml"))
-            .map_err(|e| format!("{member}/Cargo.toml: {e}"))?;
-        let name = text
-            .lines()
-            .find_map(|line| {
-                line.trim()
-                    .strip_prefix("name = ")
-                    .map(|n| n.trim_matches('"').to_owned())
-            })
-            .ok_or(format!("{member}/Cargo.toml: no package name"))?;
-        names.push(name);
-    }
-    Ok(names)
-}
-
 /// The facade's features, from its manifest (`default` left out).
-fn facade_features() -> Result<Vec<String>, String> {
-    let manifest = std::fs::read_to_string(root().join("crates/anyflow/Cargo.toml"))
+fn facade_features(root: &Path) -> Result<Vec<String>, String> {
+    let manifest = std::fs::read_to_string(root.join("crates/anyflow/Cargo.toml"))
         .map_err(|e| format!("crates/anyflow/Cargo.toml: {e}"))?;
     let mut features = Vec::new();
     let mut in_features = false;
@@ -108,16 +113,17 @@ fn facade_features() -> Result<Vec<String>, String> {
     Ok(features)
 }
 
-fn ci() -> Result<(), String> {
+fn ci(root: &Path) -> Result<(), String> {
     let started = Instant::now();
-    let mut fmt = cargo();
+    let mut fmt = cargo(root);
     fmt.args(["fmt", "--all", "--", "--check"]);
     step("cargo fmt --check", fmt)?;
 
     // Per package, so that feature unification across the workspace cannot
     // hide a crate that does not build alone.
-    for package in packages()? {
-        let mut clippy = cargo();
+    let packages = metadata::workspace(root)?;
+    for package in packages.iter().map(|p| &p.name) {
+        let mut clippy = cargo(root);
         clippy.args([
             "clippy",
             "--quiet",
@@ -132,13 +138,13 @@ fn ci() -> Result<(), String> {
         step(&format!("cargo clippy -p {package}"), clippy)?;
     }
 
-    let mut test = cargo();
+    let mut test = cargo(root);
     test.args(["test", "--workspace", "--all-features"]);
     step("cargo test --workspace", test)?;
 
     // The facade's features are additive: each alone, none, and all build and test.
-    for feature in facade_features()? {
-        let mut alone = cargo();
+    for feature in facade_features(root)? {
+        let mut alone = cargo(root);
         alone.args([
             "test",
             "--quiet",
@@ -150,21 +156,24 @@ fn ci() -> Result<(), String> {
         ]);
         step(&format!("anyflow with feature {feature} alone"), alone)?;
     }
-    let mut none = cargo();
+    let mut none = cargo(root);
     none.args(["test", "--quiet", "-p", "anyflow", "--no-default-features"]);
     step("anyflow with no feature", none)?;
 
-    let mut doc = cargo();
+    let mut doc = cargo(root);
     doc.args(["doc", "--workspace", "--no-deps", "--all-features"])
         .env("RUSTDOCFLAGS", "-D warnings");
     step("cargo doc (warnings denied)", doc)?;
+
+    deny(root, None)?;
+    tidy_command(root)?;
 
     println!("==> ci passed in {:.0?}", started.elapsed());
     Ok(())
 }
 
-fn conformance(args: &[String]) -> Result<(), String> {
-    let mut run = cargo();
+fn conformance(root: &Path, args: &[String]) -> Result<(), String> {
+    let mut run = cargo(root);
     run.args([
         "run",
         "--quiet",
@@ -177,4 +186,52 @@ fn conformance(args: &[String]) -> Result<(), String> {
     ])
     .args(args);
     step("conformance suite on every backend", run)
+}
+
+fn tidy_command(root: &Path) -> Result<(), String> {
+    println!("==> tidy");
+    let problems = tidy::check(&metadata::workspace(root)?);
+    if problems.is_empty() {
+        println!("    ok");
+        Ok(())
+    } else {
+        Err(format!(
+            "tidy found {} problems:\n  {}",
+            problems.len(),
+            problems.join("\n  ")
+        ))
+    }
+}
+
+/// Installs `tool` from crates.io with `cargo install --locked` unless
+/// `tool --version` already works.
+fn ensure_cargo_tool(root: &Path, tool: &str, krate: &str) -> Result<(), String> {
+    let present = cargo(root)
+        .args([tool.trim_start_matches("cargo-"), "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if present {
+        return Ok(());
+    }
+    let mut install = cargo(root);
+    install.args(["install", "--locked", krate]);
+    step(&format!("installing {krate} (missing)"), install)
+}
+
+fn deny(root: &Path, what: Option<&str>) -> Result<(), String> {
+    ensure_cargo_tool(root, "cargo-deny", "cargo-deny")?;
+    let mut check = cargo(root);
+    match what {
+        None => {
+            check.args(["deny", "--all-features", "check", "licenses", "bans", "sources"]);
+            step("cargo deny check licenses bans sources", check)
+        }
+        Some("advisories") => {
+            check.args(["deny", "check", "advisories"]);
+            step("cargo deny check advisories (fetches the advisory database)", check)
+        }
+        Some(other) => Err(format!(
+            "deny: unknown check {other:?}; try `cargo xtask deny` or `cargo xtask deny advisories`"
+        )),
+    }
 }
