@@ -128,7 +128,7 @@ fn ci(root: &Path) -> Result<(), String> {
             "clippy",
             "--quiet",
             "-p",
-            &package,
+            package,
             "--all-targets",
             "--all-features",
             "--",
