@@ -19,7 +19,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 const USAGE: &str = "usage: cargo xtask <command>
-  ci                       formatting, clippy per package, tests, facade features, docs, deny, tidy
+  ci [--only STEP,...]     fmt, clippy (per package), test, features (of the facade), doc, deny, tidy
   conformance [--backend NAME]... [--clause N|NAME]... [--list]
                            the conformance matrix, also in target/conformance/
   tidy                     workspace conventions
@@ -31,7 +31,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = root();
     let result = match args.first().map(String::as_str) {
-        Some("ci") => ci(&root),
+        Some("ci") => ci(&root, &args[1..]),
         Some("conformance") => conformance(&root, &args[1..]),
         Some("tidy") => tidy_command(&root),
         Some("deny") => deny(&root, args.get(1).map(String::as_str)),
@@ -113,62 +113,81 @@ fn facade_features(root: &Path) -> Result<Vec<String>, String> {
     Ok(features)
 }
 
-fn ci(root: &Path) -> Result<(), String> {
+/// The steps of `cargo xtask ci`, in order.
+const CI_STEPS: &[&str] = &["fmt", "clippy", "test", "features", "doc", "deny", "tidy"];
+
+/// `cargo xtask ci [--only STEP,...]`: every step, or the ones named.
+fn ci(root: &Path, args: &[String]) -> Result<(), String> {
+    let only: Vec<String> = match args {
+        [] => CI_STEPS.iter().map(|s| (*s).to_owned()).collect(),
+        [flag, steps] if flag == "--only" => steps.split(',').map(str::to_owned).collect(),
+        _ => {
+            return Err(format!(
+                "usage: cargo xtask ci [--only STEP,...] with steps {}",
+                CI_STEPS.join(", ")
+            ));
+        }
+    };
+    if let Some(unknown) = only.iter().find(|s| !CI_STEPS.contains(&s.as_str())) {
+        return Err(format!(
+            "ci: unknown step {unknown:?}; steps are {}",
+            CI_STEPS.join(", ")
+        ));
+    }
     let started = Instant::now();
-    let mut fmt = cargo(root);
-    fmt.args(["fmt", "--all", "--", "--check"]);
-    step("cargo fmt --check", fmt)?;
-
-    // Per package, so that feature unification across the workspace cannot
-    // hide a crate that does not build alone.
-    let packages = metadata::workspace(root)?;
-    for package in packages.iter().map(|p| &p.name) {
-        let mut clippy = cargo(root);
-        clippy.args([
-            "clippy",
-            "--quiet",
-            "-p",
-            package,
-            "--all-targets",
-            "--all-features",
-            "--",
-            "-D",
-            "warnings",
-        ]);
-        step(&format!("cargo clippy -p {package}"), clippy)?;
+    for name in CI_STEPS.iter().filter(|s| only.iter().any(|o| o == *s)) {
+        match *name {
+            "fmt" => {
+                let mut fmt = cargo(root);
+                fmt.args(["fmt", "--all", "--", "--check"]);
+                step("cargo fmt --check", fmt)?;
+            }
+            "clippy" => {
+                // Per package, so that feature unification across the workspace
+                // cannot hide a crate that does not build alone.
+                for package in metadata::workspace(root)?.iter().map(|p| &p.name) {
+                    let mut clippy = cargo(root);
+                    clippy.args(["clippy", "--quiet", "-p", package, "--all-targets", "--all-features"]);
+                    clippy.args(["--", "-D", "warnings"]);
+                    step(&format!("cargo clippy -p {package}"), clippy)?;
+                }
+            }
+            "test" => {
+                let mut test = cargo(root);
+                test.args(["test", "--workspace", "--all-features"]);
+                step("cargo test --workspace", test)?;
+            }
+            "features" => {
+                // The facade's features are additive: each alone, and none, build and test
+                // (all together is the workspace test above).
+                for feature in facade_features(root)? {
+                    let mut alone = cargo(root);
+                    alone.args([
+                        "test",
+                        "--quiet",
+                        "-p",
+                        "anyflow",
+                        "--no-default-features",
+                        "--features",
+                        &feature,
+                    ]);
+                    step(&format!("anyflow with feature {feature} alone"), alone)?;
+                }
+                let mut none = cargo(root);
+                none.args(["test", "--quiet", "-p", "anyflow", "--no-default-features"]);
+                step("anyflow with no feature", none)?;
+            }
+            "doc" => {
+                let mut doc = cargo(root);
+                doc.args(["doc", "--workspace", "--no-deps", "--all-features"])
+                    .env("RUSTDOCFLAGS", "-D warnings");
+                step("cargo doc (warnings denied)", doc)?;
+            }
+            "deny" => deny(root, None)?,
+            _ => tidy_command(root)?,
+        }
     }
-
-    let mut test = cargo(root);
-    test.args(["test", "--workspace", "--all-features"]);
-    step("cargo test --workspace", test)?;
-
-    // The facade's features are additive: each alone, none, and all build and test.
-    for feature in facade_features(root)? {
-        let mut alone = cargo(root);
-        alone.args([
-            "test",
-            "--quiet",
-            "-p",
-            "anyflow",
-            "--no-default-features",
-            "--features",
-            &feature,
-        ]);
-        step(&format!("anyflow with feature {feature} alone"), alone)?;
-    }
-    let mut none = cargo(root);
-    none.args(["test", "--quiet", "-p", "anyflow", "--no-default-features"]);
-    step("anyflow with no feature", none)?;
-
-    let mut doc = cargo(root);
-    doc.args(["doc", "--workspace", "--no-deps", "--all-features"])
-        .env("RUSTDOCFLAGS", "-D warnings");
-    step("cargo doc (warnings denied)", doc)?;
-
-    deny(root, None)?;
-    tidy_command(root)?;
-
-    println!("==> ci passed in {:.0?}", started.elapsed());
+    println!("==> ci passed ({}) in {:.0?}", only.join(", "), started.elapsed());
     Ok(())
 }
 

@@ -243,3 +243,90 @@ fn tidy_failures_stop_the_release_and_name_the_crate() {
         text(&output)
     );
 }
+
+/// `cargo xtask ci --only STEP` on a scratch copy.
+fn ci_step(scratch: &Scratch, step: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .current_dir(scratch.path())
+        .args(["ci", "--only", step])
+        // Shared between these tests, so that only the first run builds.
+        .env(
+            "CARGO_TARGET_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("ci-steps"),
+        )
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn ci_fails_on_a_format_difference() {
+    let scratch = Scratch::new();
+    assert!(
+        ci_step(&scratch, "fmt").status.success(),
+        "{}",
+        text(&ci_step(&scratch, "fmt"))
+    );
+    let path = scratch.path().join("crates/flow-api/src/error.rs");
+    let source = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, source.replace("pub enum ErrorKind {", "pub enum ErrorKind   {")).unwrap();
+    let output = ci_step(&scratch, "fmt");
+    assert!(!output.status.success());
+    assert!(text(&output).contains("cargo fmt --check: failed"), "{}", text(&output));
+}
+
+#[test]
+fn ci_fails_on_a_lint() {
+    let scratch = Scratch::new();
+    let path = scratch.path().join("crates/flow-api/src/lib.rs");
+    let source = std::fs::read_to_string(&path).unwrap();
+    let lint = "\n/// Says whether it is empty.\npub fn has_nothing(v: &[u8]) -> bool {\n    v.len() == 0\n}\n";
+    std::fs::write(&path, source + lint).unwrap();
+    let output = ci_step(&scratch, "clippy");
+    assert!(!output.status.success());
+    // Clippy lints the workspace's path dependencies too: the first package
+    // checked that depends on flow-api fails, naming the lint.
+    assert!(text(&output).contains("cargo clippy -p"), "{}", text(&output));
+    assert!(text(&output).contains("len_zero"), "{}", text(&output));
+}
+
+#[test]
+fn ci_fails_on_a_license_outside_the_allowlist() {
+    let scratch = Scratch::new();
+    let path = scratch.path().join("deny.toml");
+    let config = std::fs::read_to_string(&path).unwrap();
+    // Our own crates are MIT OR Apache-2.0: allowing neither must fail.
+    std::fs::write(
+        &path,
+        config
+            .replace("    \"MIT\",\n", "")
+            .replace("    \"Apache-2.0\",\n", ""),
+    )
+    .unwrap();
+    let output = ci_step(&scratch, "deny");
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("licenses FAILED") || text(&output).contains("rejected"),
+        "{}",
+        text(&output)
+    );
+}
+
+#[test]
+fn ci_fails_on_a_tidy_rule() {
+    let scratch = Scratch::new();
+    let path = scratch.path().join("crates/flow-tokio/Cargo.toml");
+    let manifest = std::fs::read_to_string(&path).unwrap();
+    let versioned = "flow-conformance = { path = \"../flow-conformance\", version = \"0.1.0\" }";
+    std::fs::write(
+        &path,
+        manifest.replace("flow-conformance = { path = \"../flow-conformance\" }", versioned),
+    )
+    .unwrap();
+    let output = ci_step(&scratch, "tidy");
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("flow-tokio: internal dev-dependency flow-conformance carries a version"),
+        "{}",
+        text(&output)
+    );
+}
