@@ -55,14 +55,10 @@ macro_rules! byte_stream {
                 cx: &mut std::task::Context<'_>,
                 buf: &mut flow_api::stream::BytesMut,
             ) -> std::task::Poll<std::io::Result<usize>> {
-                // Straight into the buffer's spare capacity: no zeroing, no copy.
-                loop {
-                    std::task::ready!(self.0.poll_read_ready(cx))?;
-                    match self.0.try_read_buf(buf) {
-                        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => continue,
-                        result => return std::task::Poll::Ready(result),
-                    }
-                }
+                // Straight into the buffer's spare capacity (no zeroing, no
+                // copy), through tokio's own read path, which also skips the
+                // next system call when a read shows the socket drained.
+                tokio_util::io::poll_read_buf(std::pin::Pin::new(&mut self.0), cx, buf)
             }
 
             fn poll_write_vectored(

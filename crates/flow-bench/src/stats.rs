@@ -1,0 +1,158 @@
+//! Medians, ratios and the results table.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+/// The median of some durations.
+pub(crate) fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples.get(samples.len() / 2).copied().unwrap_or_default()
+}
+
+/// How a row's measurement reads.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Unit {
+    /// Bytes moved: shown as MiB/s; higher is better.
+    Throughput(u64),
+    /// Operations done: shown as operations per second; higher is better.
+    Rate(u64),
+    /// Operations done: shown as microseconds each; lower is better.
+    Latency(u64),
+}
+
+/// One comparison: ours against a baseline.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    pub(crate) what: String,
+    pub(crate) ours: String,
+    pub(crate) ours_value: f64,
+    pub(crate) baseline: String,
+    pub(crate) baseline_value: f64,
+    pub(crate) unit: &'static str,
+    /// ours / baseline, oriented so that above 1.0 means we are better.
+    pub(crate) ratio: f64,
+    pub(crate) target: Option<f64>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Table {
+    pub(crate) rows: Vec<Row>,
+}
+
+fn value(unit: Unit, d: Duration) -> f64 {
+    let secs = d.as_secs_f64().max(1e-9);
+    match unit {
+        Unit::Throughput(bytes) => bytes as f64 / secs / (1024.0 * 1024.0),
+        Unit::Rate(ops) => ops as f64 / secs,
+        Unit::Latency(ops) => secs * 1e6 / ops.max(1) as f64,
+    }
+}
+
+impl Table {
+    /// Records a comparison from the two sides' median durations.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn compare(
+        &mut self,
+        what: &str,
+        ours: &str,
+        ours_d: Duration,
+        baseline: &str,
+        base_d: Duration,
+        unit: Unit,
+        target: Option<f64>,
+    ) {
+        let (ov, bv) = (value(unit, ours_d), value(unit, base_d));
+        let (ratio, unit_name) = match unit {
+            Unit::Throughput(_) => (ov / bv, "MiB/s"),
+            Unit::Rate(_) => (ov / bv, "ops/s"),
+            Unit::Latency(_) => (bv / ov, "µs"),
+        };
+        self.rows.push(Row {
+            what: what.into(),
+            ours: ours.into(),
+            ours_value: ov,
+            baseline: baseline.into(),
+            baseline_value: bv,
+            unit: unit_name,
+            ratio,
+            target,
+        });
+    }
+
+    /// Records a comparison of two direct measurements (lower is better).
+    pub(crate) fn compare_values(
+        &mut self,
+        what: &str,
+        ours: &str,
+        ov: f64,
+        baseline: &str,
+        bv: f64,
+        unit: &'static str,
+    ) {
+        self.rows.push(Row {
+            what: what.into(),
+            ours: ours.into(),
+            ours_value: ov,
+            baseline: baseline.into(),
+            baseline_value: bv,
+            unit,
+            ratio: bv / ov.max(1e-9),
+            target: None,
+        });
+    }
+
+    fn verdict(row: &Row) -> &'static str {
+        match row.target {
+            Some(t) if row.ratio >= t => "met",
+            Some(_) => "MISSED",
+            None => "",
+        }
+    }
+
+    pub(crate) fn to_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{:<44} {:>14} {:>14} {:>7}  {:>6}  target",
+            "benchmark", "ours", "baseline", "unit", "ratio"
+        );
+        for r in &self.rows {
+            let _ = writeln!(
+                out,
+                "{:<44} {:>14.2} {:>14.2} {:>7}  {:>5.2}x  {}",
+                format!("{} ({} vs {})", r.what, r.ours, r.baseline),
+                r.ours_value,
+                r.baseline_value,
+                r.unit,
+                r.ratio,
+                r.target
+                    .map(|t| format!(">= {t}x {}", Self::verdict(r)))
+                    .unwrap_or_default()
+            );
+        }
+        out
+    }
+
+    pub(crate) fn to_markdown(&self) -> String {
+        let mut out = String::from(
+            "| benchmark | ours | value | baseline | value | unit | ratio (>1: ours better) | target |\n|---|---|---:|---|---:|---|---:|---|\n",
+        );
+        for r in &self.rows {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.2} | {} | {:.2} | {} | {:.2}x | {} |",
+                r.what,
+                r.ours,
+                r.ours_value,
+                r.baseline,
+                r.baseline_value,
+                r.unit,
+                r.ratio,
+                r.target
+                    .map(|t| format!(">= {t}x: {}", Self::verdict(r)))
+                    .unwrap_or_default()
+            );
+        }
+        out
+    }
+}
