@@ -22,6 +22,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   ci [--only STEP,...]     fmt, clippy (per package), test, features (of the facade), doc, deny, tidy
   conformance [--backend NAME]... [--clause N|NAME]... [--list]
                            the conformance matrix, also in target/conformance/
+  bench [--quick] [--only GROUP] [--update-docs]
+                           every backend against the raw runtime, as ratios
   tidy                     workspace conventions
   deny [advisories]        cargo deny check licenses bans sources (or advisories)
   release <major|minor|patch|X.Y.Z> [--execute] [--no-publish] [--no-verify] [--branch NAME]
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         Some("tidy") => tidy_command(&root),
         Some("deny") => deny(&root, args.get(1).map(String::as_str)),
         Some("release") => release::release(&root, &args[1..]),
+        Some("bench") => bench(&root, &args[1..]),
         Some("help" | "--help" | "-h") | None => {
             println!("{USAGE}");
             Ok(())
@@ -114,7 +117,7 @@ fn facade_features(root: &Path) -> Result<Vec<String>, String> {
 }
 
 /// The steps of `cargo xtask ci`, in order.
-const CI_STEPS: &[&str] = &["fmt", "clippy", "test", "features", "doc", "deny", "tidy"];
+const CI_STEPS: &[&str] = &["fmt", "clippy", "test", "features", "doc", "deny", "tidy", "bench"];
 
 /// `cargo xtask ci [--only STEP,...]`: every step, or the ones named.
 fn ci(root: &Path, args: &[String]) -> Result<(), String> {
@@ -184,7 +187,8 @@ fn ci(root: &Path, args: &[String]) -> Result<(), String> {
                 step("cargo doc (warnings denied)", doc)?;
             }
             "deny" => deny(root, None)?,
-            _ => tidy_command(root)?,
+            "tidy" => tidy_command(root)?,
+            _ => bench(root, &["--quick".to_owned()])?,
         }
     }
     println!("==> ci passed ({}) in {:.0?}", only.join(", "), started.elapsed());
@@ -253,4 +257,65 @@ fn deny(root: &Path, what: Option<&str>) -> Result<(), String> {
             "deny: unknown check {other:?}; try `cargo xtask deny` or `cargo xtask deny advisories`"
         )),
     }
+}
+
+/// Markers around the generated part of docs/performance.md.
+const BENCH_START: &str = "<!-- bench:start -->";
+const BENCH_END: &str = "<!-- bench:end -->";
+
+fn bench(root: &Path, args: &[String]) -> Result<(), String> {
+    let update_docs = args.iter().any(|a| a == "--update-docs");
+    let passthrough: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != "--update-docs")
+        .collect();
+    let out_dir = root.join("target/bench");
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("bench: {e}"))?;
+    let table = out_dir.join("results.md");
+    let mut run = cargo(root);
+    run.args(["run", "--quiet", "--release", "-p", "flow-bench", "--"])
+        .args(&passthrough);
+    run.arg("--markdown").arg(&table);
+    step("benchmarks, side by side", run)?;
+    if !update_docs {
+        return Ok(());
+    }
+    let results = std::fs::read_to_string(&table).map_err(|e| format!("bench: {}: {e}", table.display()))?;
+    let doc_path = root.join("docs/performance.md");
+    let doc = std::fs::read_to_string(&doc_path).map_err(|e| format!("bench: docs/performance.md: {e}"))?;
+    let (Some(start), Some(end)) = (doc.find(BENCH_START), doc.find(BENCH_END)) else {
+        return Err(format!(
+            "bench: docs/performance.md has no {BENCH_START} ... {BENCH_END} markers"
+        ));
+    };
+    let generated = format!("{BENCH_START}\n{}\n{}\n", machine(root), results.trim_end());
+    let updated = format!("{}{generated}{}", &doc[..start], &doc[end..]);
+    std::fs::write(&doc_path, updated).map_err(|e| format!("bench: docs/performance.md: {e}"))?;
+    println!("    updated docs/performance.md");
+    Ok(())
+}
+
+/// What the benchmarks ran on, for the record.
+fn machine(root: &Path) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map_or_else(|_| "unknown".into(), |k| k.trim().to_owned());
+    let rustc = Command::new("rustc")
+        .current_dir(root)
+        .arg("--version")
+        .output()
+        .map_or_else(
+            |_| "unknown rustc".into(),
+            |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
+        );
+    format!("Machine: {cpu}, {cores} cores, Linux {kernel}; {rustc}; release build.\n")
 }
