@@ -4,11 +4,9 @@
 #![forbid(unsafe_code)]
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use flow_api::{Error, ErrorKind};
-use flow_conformance::{Capabilities, Factory};
+use flow_api::Error;
 
 /// Runs a future on a fresh current-thread tokio runtime.
 ///
@@ -54,61 +52,250 @@ impl Drop for TempDir {
     }
 }
 
-/// flow-tokio over loopback TCP.
-#[derive(Debug, Default)]
-pub struct TokioTcp {
-    listener: OnceLock<flow_tokio::TcpListener>,
-}
-
-impl Factory for TokioTcp {
-    type Client = flow_tokio::TcpFlow;
-    type Server = flow_tokio::TcpFlow;
-
-    async fn connect(&self) -> Result<(Self::Client, Self::Server), Error> {
-        if self.listener.get().is_none() {
-            let _ = self.listener.set(flow_tokio::TcpListener::bind("127.0.0.1:0").await?);
+/// Defines pair factories over loopback TCP and a Unix socket for a backend
+/// crate whose API has the common shape (`TcpListener::bind(addr).await`,
+/// `TcpFlow::connect(addr).await`, `listener.accept().await`,
+/// `UnixListener::bind(path)`, `UnixFlow::connect(path).await`).
+#[macro_export]
+macro_rules! socket_factories {
+    ($tcp:ident, $unix:ident, $krate:ident) => {
+        #[doc = concat!("`", stringify!($krate), "` over loopback TCP, through one listener per factory.")]
+        #[derive(Debug, Default)]
+        pub struct $tcp {
+            listener: ::std::sync::OnceLock<$krate::TcpListener>,
         }
-        let listener = self.listener.get().ok_or(ErrorKind::Other)?;
-        let (client, accepted) = tokio::join!(flow_tokio::TcpFlow::connect(listener.local_addr()?), listener.accept());
-        Ok((client?, accepted?.0))
-    }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::new()
-    }
-}
+        impl ::flow_conformance::Factory for $tcp {
+            type Client = $krate::TcpFlow;
+            type Server = $krate::TcpFlow;
 
-/// flow-tokio over a Unix socket.
-#[derive(Debug)]
-pub struct TokioUnix {
-    dir: TempDir,
-    listener: OnceLock<flow_tokio::UnixListener>,
-}
+            async fn connect(&self) -> Result<(Self::Client, Self::Server), ::flow_api::Error> {
+                if self.listener.get().is_none() {
+                    let _ = self.listener.set($krate::TcpListener::bind("127.0.0.1:0").await?);
+                }
+                let listener = self.listener.get().ok_or(::flow_api::ErrorKind::Other)?;
+                let addr = listener.local_addr()?;
+                let (client, (server, _)) =
+                    ::futures_util::future::try_join($krate::TcpFlow::connect(addr), listener.accept()).await?;
+                Ok((client, server))
+            }
 
-impl Default for TokioUnix {
-    fn default() -> Self {
-        TokioUnix {
-            dir: TempDir::new("flow-tests-tokio"),
-            listener: OnceLock::new(),
+            fn capabilities(&self) -> ::flow_conformance::Capabilities {
+                ::flow_conformance::Capabilities::new()
+            }
         }
+
+        #[doc = concat!("`", stringify!($krate), "` over a Unix socket in a fresh temporary directory.")]
+        #[derive(Debug)]
+        pub struct $unix {
+            dir: $crate::TempDir,
+            listener: ::std::sync::OnceLock<$krate::UnixListener>,
+        }
+
+        impl Default for $unix {
+            fn default() -> Self {
+                $unix {
+                    dir: $crate::TempDir::new(stringify!($krate)),
+                    listener: ::std::sync::OnceLock::new(),
+                }
+            }
+        }
+
+        impl ::flow_conformance::Factory for $unix {
+            type Client = $krate::UnixFlow;
+            type Server = $krate::UnixFlow;
+
+            async fn connect(&self) -> Result<(Self::Client, Self::Server), ::flow_api::Error> {
+                let path = self.dir.path("socket")?;
+                if self.listener.get().is_none() {
+                    let _ = self.listener.set($krate::UnixListener::bind(&path)?);
+                }
+                let listener = self.listener.get().ok_or(::flow_api::ErrorKind::Other)?;
+                let (client, (server, _)) =
+                    ::futures_util::future::try_join($krate::UnixFlow::connect(&path), listener.accept()).await?;
+                Ok((client, server))
+            }
+
+            fn capabilities(&self) -> ::flow_conformance::Capabilities {
+                ::flow_conformance::Capabilities::new()
+            }
+        }
+    };
+}
+
+socket_factories!(TokioTcp, TokioUnix, flow_tokio);
+socket_factories!(SmolTcp, SmolUnix, flow_smol);
+
+/// Runs `future` under `block_on`, failing if it takes longer than 20 s.
+///
+/// # Panics
+///
+/// When the future hangs.
+pub async fn within_limit<F: std::future::Future>(future: F) -> F::Output {
+    match flow_conformance::timer::timeout(std::time::Duration::from_secs(20), future).await {
+        Some(output) => output,
+        None => panic!("the test hung for 20 s"),
     }
 }
 
-impl Factory for TokioUnix {
-    type Client = flow_tokio::UnixFlow;
-    type Server = flow_tokio::UnixFlow;
+/// What only real sockets show, for a backend crate of the common shape:
+/// a FIN that a plain socket sees, resets, refusals, options, the close
+/// deadline. Expands to `#[test]` functions run with `block_on`.
+#[macro_export]
+macro_rules! socket_tests {
+    ($krate:ident, $block_on:path) => {
+        use ::flow_api::prelude::*;
+        use ::std::io::{Read as _, Write as _};
+        use ::std::time::Duration;
 
-    async fn connect(&self) -> Result<(Self::Client, Self::Server), Error> {
-        let path = self.dir.path("socket")?;
-        if self.listener.get().is_none() {
-            let _ = self.listener.set(flow_tokio::UnixListener::bind(&path)?);
+        /// The peer is a plain blocking std socket in a thread: it sees end
+        /// of file only if the flow sent a real FIN, and answers after that.
+        #[test]
+        fn shutdown_write_sends_a_fin_that_a_plain_socket_sees() {
+            let listener = ::std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let peer = ::std::thread::spawn(move || {
+                let (mut socket, _) = listener.accept().unwrap();
+                socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                let mut request = Vec::new();
+                // read_to_end returns only at end of file: the FIN.
+                socket.read_to_end(&mut request).unwrap();
+                socket.write_all(b"reply after your FIN").unwrap();
+                request
+            });
+            $block_on($crate::within_limit(async {
+                let mut flow = $krate::TcpFlow::connect(addr).await.unwrap();
+                flow.write("request").await.unwrap();
+                flow.shutdown(Shutdown::Write).await.unwrap();
+                let mut reply = Vec::new();
+                while let Chunk::Data(data) = flow.read().await.unwrap() {
+                    reply.extend_from_slice(&data);
+                }
+                assert_eq!(reply, b"reply after your FIN");
+            }));
+            assert_eq!(peer.join().unwrap(), b"request");
         }
-        let listener = self.listener.get().ok_or(ErrorKind::Other)?;
-        let (client, accepted) = tokio::join!(flow_tokio::UnixFlow::connect(&path), listener.accept());
-        Ok((client?, accepted?.0))
-    }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities::new()
-    }
+        #[test]
+        fn a_reset_peer_gives_the_reset_kind_on_read_and_write() {
+            $block_on($crate::within_limit(async {
+                let listener = $krate::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let (mut client, (server, _)) = ::futures_util::future::try_join(
+                    $krate::TcpFlow::connect(listener.local_addr().unwrap()),
+                    listener.accept(),
+                )
+                .await
+                .unwrap();
+                // SO_LINGER 0: dropping the socket aborts the connection with a RST.
+                server.set_linger(Some(Duration::ZERO)).unwrap();
+                drop(server);
+                let err = loop {
+                    match client.read().await {
+                        Err(err) => break err,
+                        Ok(Chunk::Eof) => panic!("a reset must not look like a clean end of file"),
+                        Ok(Chunk::Data(_)) => continue,
+                    }
+                };
+                assert_eq!(err.kind(), ErrorKind::Reset, "{err}");
+                let err = client.write("after reset").await.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::Reset, "{err}");
+            }));
+        }
+
+        #[test]
+        fn writes_alone_learn_of_a_reset() {
+            $block_on($crate::within_limit(async {
+                let listener = $krate::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let (mut client, (server, _)) = ::futures_util::future::try_join(
+                    $krate::TcpFlow::connect(listener.local_addr().unwrap()),
+                    listener.accept(),
+                )
+                .await
+                .unwrap();
+                server.set_linger(Some(Duration::ZERO)).unwrap();
+                drop(server);
+                let mut failure = None;
+                for _ in 0..1000 {
+                    if let Err(err) = client.write(vec![1u8; 1024]).await {
+                        failure = Some(err);
+                        break;
+                    }
+                }
+                let err = failure.expect("writes to a reset connection kept succeeding");
+                assert_eq!(err.kind(), ErrorKind::Reset, "{err}");
+            }));
+        }
+
+        #[test]
+        fn connecting_to_a_closed_port_is_refused() {
+            let addr = {
+                let listener = ::std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                listener.local_addr().unwrap()
+            };
+            $block_on($crate::within_limit(async {
+                let err = $krate::TcpFlow::connect(addr).await.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::Refused, "{err}");
+                assert_eq!(
+                    ::std::io::Error::from(err).kind(),
+                    ::std::io::ErrorKind::ConnectionRefused
+                );
+            }));
+        }
+
+        #[test]
+        fn socket_options_and_addresses() {
+            $block_on($crate::within_limit(async {
+                let listener = $krate::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let (client, (server, peer)) = ::futures_util::future::try_join(
+                    $krate::TcpFlow::connect(listener.local_addr().unwrap()),
+                    listener.accept(),
+                )
+                .await
+                .unwrap();
+                assert!(client.nodelay().unwrap(), "TCP_NODELAY is on by default");
+                client.set_nodelay(false).unwrap();
+                assert!(!client.nodelay().unwrap());
+                client.set_ttl(33).unwrap();
+                client.set_keepalive(Some(Duration::from_secs(60))).unwrap();
+                client.set_keepalive(None).unwrap();
+                assert_eq!(client.local_addr().unwrap(), peer);
+                assert_eq!(server.peer_addr().unwrap(), peer);
+                assert_eq!(client.peer_addr().unwrap(), listener.local_addr().unwrap());
+            }));
+        }
+
+        #[test]
+        fn close_gives_up_at_its_deadline_when_the_peer_never_closes() {
+            $block_on($crate::within_limit(async {
+                let listener = $krate::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let (mut client, (mut server, _)) = ::futures_util::future::try_join(
+                    $krate::TcpFlow::connect(listener.local_addr().unwrap()),
+                    listener.accept(),
+                )
+                .await
+                .unwrap();
+                client.set_close_timeout(Some(Duration::from_millis(100)));
+                let err = client.close().await.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+                // The peer learnt the end of writes, and the flow is closed now.
+                assert_eq!(server.read().await.unwrap(), Chunk::Eof);
+                assert!(client.write("x").await.unwrap_err().is_closed());
+                assert_eq!(client.read().await.unwrap(), Chunk::Eof);
+                client.close().await.unwrap();
+            }));
+        }
+
+        #[test]
+        fn unix_pairs_half_close() {
+            $block_on($crate::within_limit(async {
+                let (mut a, mut b) = $krate::UnixFlow::pair().unwrap();
+                a.write("over unix").await.unwrap();
+                a.shutdown(Shutdown::Write).await.unwrap();
+                assert_eq!(b.read().await.unwrap(), Chunk::Data(Bytes::from("over unix")));
+                assert_eq!(b.read().await.unwrap(), Chunk::Eof);
+                b.write("reply").await.unwrap();
+                assert_eq!(a.read().await.unwrap(), Chunk::Data(Bytes::from("reply")));
+            }));
+        }
+    };
 }

@@ -1,0 +1,118 @@
+//! The smol backend of the flow contract: TCP and Unix socket flows on
+//! async-io, which smol (and async-std) run on.
+//!
+//! ```no_run
+//! use flow_api::prelude::*;
+//! use flow_smol::{TcpFlow, TcpListener};
+//!
+//! # async fn demo() -> Result<(), flow_api::Error> {
+//! let listener = TcpListener::bind("127.0.0.1:0").await?;
+//! let mut client = TcpFlow::connect(listener.local_addr()?).await?;
+//! let (mut server, _peer) = listener.accept().await?;
+//! client.write("ping").await?;
+//! client.shutdown(Shutdown::Write).await?; // a real FIN
+//! assert_eq!(server.read().await?, Chunk::Data(Bytes::from("ping")));
+//! assert_eq!(server.read().await?, Chunk::Eof);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Every flow keeps the contract through [`flow_api::stream::StreamFlow`]:
+//! reads into a reused buffer, vectored writes, a real half-close (async-io's
+//! own `close` only flushes and sends no FIN; this crate calls the socket's
+//! `shutdown`), resets reported as [`ErrorKind::Reset`](flow_api::ErrorKind::Reset),
+//! and a graceful close bounded by a deadline (30 s by default,
+//! [`TcpFlow::set_close_timeout`]). New connections have `TCP_NODELAY` set.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+mod tcp;
+#[cfg(unix)]
+mod unix;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub use crate::tcp::{TcpFlow, TcpListener};
+#[cfg(unix)]
+pub use crate::unix::{UnixFlow, UnixListener};
+
+/// The runtime's sleep, for close deadlines.
+fn sleep(duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    let timer = async_io::Timer::after(duration);
+    Box::pin(async move {
+        timer.await;
+    })
+}
+
+/// Defines a newtype over an async-io socket and its
+/// [`ByteStream`](flow_api::stream::ByteStream) impl.
+macro_rules! byte_stream {
+    ($name:ident, $socket:ty, $broken_pipe:expr) => {
+        pub(crate) struct $name {
+            pub(crate) io: std::sync::Arc<async_io::Async<$socket>>,
+            reads: flow_api::stream::ZeroedReads,
+        }
+
+        impl $name {
+            pub(crate) fn new(io: std::sync::Arc<async_io::Async<$socket>>) -> Self {
+                $name {
+                    io,
+                    reads: flow_api::stream::ZeroedReads::default(),
+                }
+            }
+        }
+
+        impl flow_api::stream::ByteStream for $name {
+            fn poll_read_buf(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut flow_api::stream::BytesMut,
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                use std::io::Read;
+                loop {
+                    let socket = self.io.get_ref();
+                    match self
+                        .reads
+                        .read(buf, |spare| std::task::Poll::Ready((&*socket).read(spare)))
+                    {
+                        std::task::Poll::Ready(Err(err)) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+                        other => return other,
+                    }
+                    std::task::ready!(self.io.poll_readable(cx))?;
+                }
+            }
+
+            fn poll_write_vectored(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                use std::io::Write;
+                loop {
+                    match (&*self.io.get_ref()).write_vectored(bufs) {
+                        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+                        other => return std::task::Poll::Ready(other),
+                    }
+                    std::task::ready!(self.io.poll_writable(cx))?;
+                }
+            }
+
+            fn poll_shutdown(
+                &mut self,
+                _cx: &mut std::task::Context<'_>,
+                how: std::net::Shutdown,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                // The socket's own shutdown: a real FIN for the write side.
+                std::task::Poll::Ready(self.io.get_ref().shutdown(how))
+            }
+
+            fn broken_pipe_kind(&self) -> flow_api::ErrorKind {
+                $broken_pipe
+            }
+        }
+    };
+}
+pub(crate) use byte_stream;
