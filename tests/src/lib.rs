@@ -3,6 +3,9 @@
 
 #![forbid(unsafe_code)]
 
+pub mod broken;
+pub mod tls;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -125,6 +128,46 @@ macro_rules! socket_factories {
 
 socket_factories!(TokioTcp, TokioUnix, flow_tokio);
 socket_factories!(SmolTcp, SmolUnix, flow_smol);
+socket_factories!(AsyncStdTcp, AsyncStdUnix, flow_async_std);
+
+/// Defines a factory whose client comes from one backend crate and whose
+/// server comes from another, over loopback TCP.
+#[macro_export]
+macro_rules! cross_factory {
+    ($name:ident, $client:ident, $server:ident) => {
+        #[doc = concat!("A `", stringify!($client), "` client against a `", stringify!($server), "` server.")]
+        #[derive(Debug, Default)]
+        pub struct $name {
+            listener: ::std::sync::OnceLock<$server::TcpListener>,
+        }
+
+        impl ::flow_conformance::Factory for $name {
+            type Client = $client::TcpFlow;
+            type Server = $server::TcpFlow;
+
+            async fn connect(&self) -> Result<(Self::Client, Self::Server), ::flow_api::Error> {
+                if self.listener.get().is_none() {
+                    let _ = self
+                        .listener
+                        .set($server::TcpListener::bind("127.0.0.1:0").await?);
+                }
+                let listener = self.listener.get().ok_or(::flow_api::ErrorKind::Other)?;
+                let addr = listener.local_addr()?;
+                let (client, (server, _)) =
+                    ::futures_util::future::try_join($client::TcpFlow::connect(addr), listener.accept()).await?;
+                Ok((client, server))
+            }
+
+            fn capabilities(&self) -> ::flow_conformance::Capabilities {
+                ::flow_conformance::Capabilities::new()
+            }
+        }
+    };
+}
+
+cross_factory!(TokioToSmol, flow_tokio, flow_smol);
+cross_factory!(SmolToAsyncStd, flow_smol, flow_async_std);
+cross_factory!(AsyncStdToTokio, flow_async_std, flow_tokio);
 
 /// Runs `future` under `block_on`, failing if it takes longer than 20 s.
 ///

@@ -156,6 +156,7 @@ fn ci(root: &Path, args: &[String]) -> Result<(), String> {
                 }
             }
             "test" => {
+                ensure_system_tools(TEST_TOOLS)?;
                 let mut test = cargo(root);
                 test.args(["test", "--workspace", "--all-features"]);
                 step("cargo test --workspace", test)?;
@@ -239,6 +240,39 @@ fn ensure_cargo_tool(root: &Path, tool: &str, krate: &str) -> Result<(), String>
     let mut install = cargo(root);
     install.args(["install", "--locked", krate]);
     step(&format!("installing {krate} (missing)"), install)
+}
+
+/// Programs the tests run as peers nobody here wrote: `(program, an
+/// argument that only prints its version, Debian package)`. OpenSSL's
+/// `s_server` and `s_client` for TLS interoperability, curl for the HTTP
+/// examples.
+const TEST_TOOLS: &[(&str, &str, &str)] = &[("openssl", "version", "openssl"), ("curl", "--version", "curl")];
+
+/// Installs the Debian packages of the programs in `tools` that are not on
+/// the `PATH`, with apt-get (CI runs as root on a fresh machine).
+fn ensure_system_tools(tools: &[(&str, &str, &str)]) -> Result<(), String> {
+    let missing: Vec<&str> = tools
+        .iter()
+        .filter(|(program, version, _)| {
+            !Command::new(program)
+                .arg(version)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .map(|(_, _, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut update = Command::new("apt-get");
+    update.arg("update").arg("-qq");
+    step("apt-get update (for the tests' system tools)", update)?;
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "-qq", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    step(&format!("installing {} (missing)", missing.join(", ")), install)
 }
 
 fn deny(root: &Path, what: Option<&str>) -> Result<(), String> {

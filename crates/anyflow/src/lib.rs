@@ -5,8 +5,12 @@
 //!
 //! | feature | module | what |
 //! |---|---|---|
-//! | `tokio` (default) | [`tokio`] | TCP and Unix socket flows on tokio |
-//! | `mem` | [`mem`] | in-memory pairs, scripted test flows, fault injection |
+//! | `tokio` (default) | `tokio` | TCP and Unix socket flows on tokio |
+//! | `smol` | `smol` | TCP and Unix socket flows on smol (async-io) |
+//! | `async-std` | `async_std` | TCP and Unix socket flows on async-std (discontinued upstream: prefer `smol`) |
+//! | `tls` | `tls` | TLS over any flow, with rustls and the ring provider |
+//! | `util` | `util` | copy, proxy, a buffered channel, metering; with `tokio`, adapters to and from tokio's IO traits; with `smol` or `async-std`, to and from futures-io |
+//! | `mem` | `mem` | in-memory pairs, scripted test flows, fault injection |
 //!
 //! Features are additive: any combination builds, all of them included.
 //!
@@ -27,10 +31,41 @@
 
 pub use flow_api::*;
 
+// The README's examples are compiled and run as doctests.
+#[cfg(all(doctest, feature = "tokio", feature = "tls"))]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
+
 /// The tokio backend: TCP and Unix socket flows (`flow-tokio`).
 #[cfg(feature = "tokio")]
 pub mod tokio {
     pub use flow_tokio::*;
+}
+
+/// The smol backend: TCP and Unix socket flows on async-io (`flow-smol`).
+#[cfg(feature = "smol")]
+pub mod smol {
+    pub use flow_smol::*;
+}
+
+/// The async-std backend: TCP and Unix socket flows (`flow-async-std`).
+/// async-std is discontinued upstream; prefer the `smol` feature.
+#[cfg(feature = "async-std")]
+pub mod async_std {
+    pub use flow_async_std::*;
+}
+
+/// TLS over any flow, with rustls (`flow-tls`).
+#[cfg(feature = "tls")]
+pub mod tls {
+    pub use flow_tls::*;
+}
+
+/// Combinators and adapters: copy, proxy, a buffered channel, metering,
+/// tokio and futures-io adapters (`flow-util`).
+#[cfg(feature = "util")]
+pub mod util {
+    pub use flow_util::*;
 }
 
 /// The in-memory backend and test tools (`flow-mem`).

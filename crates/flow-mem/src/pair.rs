@@ -33,11 +33,13 @@ pub fn pair_with_capacity(capacity: usize) -> (MemFlow, MemFlow) {
             shared: Arc::clone(&shared),
             me: 0,
             capacity,
+            room_seen: false,
         },
         MemFlow {
             shared,
             me: 1,
             capacity,
+            room_seen: false,
         },
     )
 }
@@ -56,6 +58,11 @@ pub struct MemFlow {
     shared: Arc<Mutex<Shared>>,
     me: usize,
     capacity: usize,
+    /// The last `start_write` left room toward the peer. Only this end adds
+    /// to that queue, so the room can only have grown since: the next
+    /// `poll_write_ready` is ready without taking the lock (a refusal, such
+    /// as a peer dropped meanwhile, still comes from `start_write`).
+    room_seen: bool,
 }
 
 struct Shared {
@@ -182,6 +189,9 @@ impl FlowRead for MemFlow {
 
 impl FlowWrite for MemFlow {
     fn poll_write_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
+        if self.room_seen {
+            return Poll::Ready(Ok(()));
+        }
         let (me, peer, capacity) = (self.me, self.peer(), self.capacity);
         let mut shared = self.lock();
         if let Some(refusal) = shared.write_refusal(me) {
@@ -195,8 +205,10 @@ impl FlowWrite for MemFlow {
     }
 
     fn start_write(self: Pin<&mut Self>, buf: Bytes) -> Result<(), WriteError> {
-        let (me, peer) = (self.me, self.peer());
-        let mut shared = self.lock();
+        let this = self.get_mut();
+        let (me, peer, capacity) = (this.me, this.peer(), this.capacity);
+        let mut shared = this.shared.lock().unwrap_or_else(PoisonError::into_inner);
+        this.room_seen = false;
         if let Some(refusal) = shared.write_refusal(me) {
             return Err(refusal);
         }
@@ -206,6 +218,7 @@ impl FlowWrite for MemFlow {
         let outgoing = &mut shared.pipes[me];
         outgoing.queued += buf.len();
         outgoing.queue.push_back(buf);
+        this.room_seen = outgoing.queued < capacity;
         shared.ends[peer].wake_reader();
         Ok(())
     }
@@ -215,13 +228,15 @@ impl FlowWrite for MemFlow {
         Poll::Ready(Ok(()))
     }
 
-    fn poll_shutdown_write(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    fn poll_shutdown_write(mut self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.room_seen = false;
         let me = self.me;
         self.lock().shutdown_write(me);
         Poll::Ready(Ok(()))
     }
 
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.room_seen = false;
         let (me, peer) = (self.me, self.peer());
         let mut shared = self.lock();
         if shared.ends[me].closed {

@@ -4,12 +4,19 @@
 //!
 //! Usage: conformance-matrix [--backend NAME]... [--clause N|NAME]... [--out DIR] [--list]
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use flow_conformance::{Clause, FaultyFactory, MemPairs, Outcome, Report};
-use flow_tests::{TokioTcp, TokioUnix, tokio_block_on};
+use flow_tests::broken::{Breakage, BrokenPairs};
+use flow_tests::tls::{
+    TlsAsyncStd, TlsMem, TlsMem12, TlsOverFaultyMem, TlsOverFaultyMem12, TlsSmol, TlsTokio, TlsTokio12,
+};
+use flow_tests::{
+    AsyncStdTcp, AsyncStdToTokio, AsyncStdUnix, SmolTcp, SmolToAsyncStd, SmolUnix, TokioTcp, TokioToSmol, TokioUnix,
+    tokio_block_on,
+};
 
 struct Options {
     backends: Vec<String>,
@@ -17,7 +24,26 @@ struct Options {
     out: PathBuf,
 }
 
-const BACKENDS: &[&str] = &["mem", "tokio-tcp", "tokio-unix"];
+const BACKENDS: &[&str] = &[
+    "mem",
+    "tokio-tcp",
+    "tokio-unix",
+    "smol-tcp",
+    "smol-unix",
+    "async-std-tcp",
+    "async-std-unix",
+    "tokio-to-smol",
+    "smol-to-async-std",
+    "async-std-to-tokio",
+    "tls13-mem",
+    "tls12-mem",
+    "tls13-faulty-mem",
+    "tls12-faulty-mem",
+    "tls13-tokio",
+    "tls12-tokio",
+    "tls13-smol",
+    "tls13-async-std",
+];
 
 fn parse() -> Result<Option<Options>, String> {
     let mut options = Options {
@@ -30,8 +56,12 @@ fn parse() -> Result<Option<Options>, String> {
         match arg.as_str() {
             "--backend" => {
                 let name = args.next().ok_or("--backend needs a name")?;
-                if !BACKENDS.contains(&name.as_str()) {
-                    return Err(format!("unknown backend {name:?}; known: {}", BACKENDS.join(", ")));
+                let broken = name.strip_prefix("broken-").and_then(Breakage::find);
+                if !BACKENDS.contains(&name.as_str()) && broken.is_none() {
+                    return Err(format!(
+                        "unknown backend {name:?}; known: {}, and broken-NAME (see --list)",
+                        BACKENDS.join(", ")
+                    ));
                 }
                 options.backends.push(name);
             }
@@ -45,6 +75,9 @@ fn parse() -> Result<Option<Options>, String> {
             "--list" => {
                 for b in BACKENDS {
                     println!("{b}");
+                }
+                for b in Breakage::ALL {
+                    println!("broken-{} (deliberately broken; only when named)", b.name());
                 }
                 for c in Clause::ALL {
                     println!("{:>2} {}", c.number(), c.test_name());
@@ -81,6 +114,14 @@ macro_rules! both {
     }};
 }
 
+fn smol_block_on<F: std::future::Future>(future: F) -> F::Output {
+    smol::block_on(future)
+}
+
+fn async_std_block_on<F: std::future::Future>(future: F) -> F::Output {
+    async_std::task::block_on(future)
+}
+
 fn main() -> ExitCode {
     let options = match parse() {
         Ok(Some(options)) => options,
@@ -97,7 +138,77 @@ fn main() -> ExitCode {
             "mem" => both!("mem", MemPairs::default, &options.clauses, futures_executor::block_on),
             "tokio-tcp" => both!("tokio-tcp", TokioTcp::default, &options.clauses, tokio_block_on),
             "tokio-unix" => both!("tokio-unix", TokioUnix::default, &options.clauses, tokio_block_on),
-            _ => continue,
+            "smol-tcp" => both!("smol-tcp", SmolTcp::default, &options.clauses, smol_block_on),
+            "smol-unix" => both!("smol-unix", SmolUnix::default, &options.clauses, smol_block_on),
+            "async-std-tcp" => both!(
+                "async-std-tcp",
+                AsyncStdTcp::default,
+                &options.clauses,
+                async_std_block_on
+            ),
+            "async-std-unix" => both!(
+                "async-std-unix",
+                AsyncStdUnix::default,
+                &options.clauses,
+                async_std_block_on
+            ),
+            "tokio-to-smol" => both!("tokio-to-smol", TokioToSmol::default, &options.clauses, tokio_block_on),
+            "smol-to-async-std" => both!(
+                "smol-to-async-std",
+                SmolToAsyncStd::default,
+                &options.clauses,
+                smol_block_on
+            ),
+            "async-std-to-tokio" => {
+                both!(
+                    "async-std-to-tokio",
+                    AsyncStdToTokio::default,
+                    &options.clauses,
+                    tokio_block_on
+                )
+            }
+            "tls13-mem" => both!(
+                "tls13-mem",
+                TlsMem::default,
+                &options.clauses,
+                futures_executor::block_on
+            ),
+            "tls12-mem" => both!(
+                "tls12-mem",
+                TlsMem12::default,
+                &options.clauses,
+                futures_executor::block_on
+            ),
+            "tls13-faulty-mem" => both!(
+                "tls13-faulty-mem",
+                TlsOverFaultyMem::default,
+                &options.clauses,
+                futures_executor::block_on
+            ),
+            "tls12-faulty-mem" => both!(
+                "tls12-faulty-mem",
+                TlsOverFaultyMem12::default,
+                &options.clauses,
+                futures_executor::block_on
+            ),
+            "tls13-tokio" => both!("tls13-tokio", TlsTokio::default, &options.clauses, tokio_block_on),
+            "tls12-tokio" => both!("tls12-tokio", TlsTokio12::default, &options.clauses, tokio_block_on),
+            "tls13-smol" => both!("tls13-smol", TlsSmol::default, &options.clauses, smol_block_on),
+            "tls13-async-std" => both!(
+                "tls13-async-std",
+                TlsAsyncStd::default,
+                &options.clauses,
+                async_std_block_on
+            ),
+            other => match other.strip_prefix("broken-").and_then(Breakage::find) {
+                Some(breakage) => both!(
+                    other,
+                    || BrokenPairs(breakage),
+                    &options.clauses,
+                    futures_executor::block_on
+                ),
+                None => continue,
+            },
         };
         reports.extend(pair);
     }
@@ -136,40 +247,52 @@ fn main() -> ExitCode {
 }
 
 fn print_matrix(reports: &[Report], clauses: &[Clause]) {
-    let width = 26;
-    print!("{:<width$}", "clause");
-    for r in reports {
-        print!(" {:>w$}", short(&r.backend), w = short(&r.backend).len().max(6));
+    // A row per backend, a column per clause: 36 backends stay readable.
+    let width = reports
+        .iter()
+        .map(|r| short(&r.backend).len())
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    print!("{:<width$}", "backend");
+    for clause in clauses {
+        print!(" {:>4}", clause.number());
     }
     println!();
-    for &clause in clauses {
-        print!(
-            "{:<width$}",
-            format!(
-                "{:>2} {}",
-                clause.number(),
-                clause.test_name().get(4..).unwrap_or_default()
-            )
-        );
-        for r in reports {
-            let label = r.outcome(clause).map_or("-", Outcome::label);
-            print!(" {:>w$}", label, w = short(&r.backend).len().max(6));
+    for r in reports {
+        print!("{:<width$}", short(&r.backend));
+        for &clause in clauses {
+            let cell = match r.outcome(clause) {
+                Some(Outcome::Passed) => "ok",
+                Some(Outcome::NotApplicable(_)) => "n/a",
+                Some(_) => "FAIL",
+                None => "-",
+            };
+            print!(" {cell:>4}");
         }
         println!();
     }
-    let not_applicable: BTreeSet<String> = reports
-        .iter()
-        .flat_map(|r| {
-            r.entries.iter().filter_map(move |e| match &e.outcome {
-                Outcome::NotApplicable(why) => Some(format!("  {} / {}: {why}", r.backend, e.clause.test_name())),
-                _ => None,
-            })
-        })
-        .collect();
+    println!("\nclauses (docs/contract.md):");
+    for clause in clauses {
+        println!("  {:>2} {}", clause.number(), clause.test_name());
+    }
+    println!("+f: the same backend under fault injection (random chunking down to 1 byte, interleaved Pending)");
+    // Grouped by clause and reason: which backends each excuse covers.
+    let mut not_applicable: BTreeMap<(u8, &str, &str), Vec<String>> = BTreeMap::new();
+    for r in reports {
+        for e in &r.entries {
+            if let Outcome::NotApplicable(why) = &e.outcome {
+                not_applicable
+                    .entry((e.clause.number(), e.clause.test_name(), why.as_str()))
+                    .or_default()
+                    .push(short(&r.backend));
+            }
+        }
+    }
     if !not_applicable.is_empty() {
         println!("\nnot applicable:");
-        for line in not_applicable {
-            println!("{line}");
+        for ((_, clause, why), backends) in not_applicable {
+            println!("  {clause}: {why}\n    for {}", backends.join(", "));
         }
     }
 }

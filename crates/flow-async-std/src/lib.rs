@@ -1,0 +1,105 @@
+//! The async-std backend of the flow contract: TCP and Unix socket flows.
+//!
+//! **async-std is discontinued upstream** (2025; RustSec lists it as
+//! unmaintained). This crate is kept thin for programs that still run on
+//! it; new code should use `flow-smol` (smol is what async-std was built
+//! on, and its flows behave the same).
+//!
+//! ```no_run
+//! use flow_api::prelude::*;
+//! use flow_async_std::{TcpFlow, TcpListener};
+//!
+//! # async fn demo() -> Result<(), flow_api::Error> {
+//! let listener = TcpListener::bind("127.0.0.1:0").await?;
+//! let mut client = TcpFlow::connect(listener.local_addr()?).await?;
+//! let (mut server, _peer) = listener.accept().await?;
+//! client.write("ping").await?;
+//! client.shutdown(Shutdown::Write).await?; // a real FIN
+//! assert_eq!(server.read().await?, Chunk::Data(Bytes::from("ping")));
+//! assert_eq!(server.read().await?, Chunk::Eof);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Every flow keeps the contract through [`flow_api::stream::StreamFlow`].
+//! async-std's own `close` only flushes and sends no FIN: this crate's
+//! `shutdown(Write)` calls the socket's `shutdown`, so the peer reads end of
+//! file. Resets are [`ErrorKind::Reset`](flow_api::ErrorKind::Reset), and
+//! close is bounded by a deadline (30 s by default,
+//! [`TcpFlow::set_close_timeout`]). New connections have `TCP_NODELAY` set.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+mod tcp;
+#[cfg(unix)]
+mod unix;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub use crate::tcp::{TcpFlow, TcpListener};
+#[cfg(unix)]
+pub use crate::unix::{UnixFlow, UnixListener};
+
+/// The runtime's sleep, for close deadlines.
+fn sleep(duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    Box::pin(async_std::task::sleep(duration))
+}
+
+/// Defines a newtype over an async-std stream and its
+/// [`ByteStream`](flow_api::stream::ByteStream) impl, through the stream's
+/// own `futures-io` implementation.
+macro_rules! byte_stream {
+    ($name:ident, $stream:ty, $broken_pipe:expr) => {
+        pub(crate) struct $name {
+            pub(crate) stream: $stream,
+            reads: flow_api::stream::ZeroedReads,
+        }
+
+        impl $name {
+            pub(crate) fn new(stream: $stream) -> Self {
+                $name {
+                    stream,
+                    reads: flow_api::stream::ZeroedReads::default(),
+                }
+            }
+        }
+
+        impl flow_api::stream::ByteStream for $name {
+            fn poll_read_buf(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut flow_api::stream::BytesMut,
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let stream = &mut self.stream;
+                self.reads.read(buf, |spare| {
+                    futures_io::AsyncRead::poll_read(std::pin::Pin::new(stream), cx, spare)
+                })
+            }
+
+            fn poll_write_vectored(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                futures_io::AsyncWrite::poll_write_vectored(std::pin::Pin::new(&mut self.stream), cx, bufs)
+            }
+
+            fn poll_shutdown(
+                &mut self,
+                _cx: &mut std::task::Context<'_>,
+                how: std::net::Shutdown,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                // The socket's own shutdown: a real FIN for the write side.
+                std::task::Poll::Ready(self.stream.shutdown(how))
+            }
+
+            fn broken_pipe_kind(&self) -> flow_api::ErrorKind {
+                $broken_pipe
+            }
+        }
+    };
+}
+pub(crate) use byte_stream;

@@ -1,0 +1,34 @@
+//! What only real sockets show: a FIN a foreign peer sees, resets, refusals,
+//! options, the close deadline; and spawned tasks.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+flow_tests::socket_tests!(flow_async_std, async_std::task::block_on);
+
+#[test]
+fn client_and_server_as_spawned_tasks() {
+    async_std::task::block_on(flow_tests::within_limit(async {
+        let listener = flow_async_std::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = async_std::task::spawn(async move {
+            let (mut flow, _) = listener.accept().await.unwrap();
+            let mut got = Vec::new();
+            while let Chunk::Data(data) = flow.read().await.unwrap() {
+                got.extend_from_slice(&data);
+            }
+            flow.write(Bytes::from(got)).await.unwrap();
+            flow.close().await.unwrap();
+        });
+        let client = async_std::task::spawn(async move {
+            let mut flow = flow_async_std::TcpFlow::connect(addr).await.unwrap();
+            flow.writev([Bytes::from("a"), Bytes::from("b"), Bytes::from("c")])
+                .await
+                .unwrap();
+            flow.shutdown(Shutdown::Write).await.unwrap();
+            assert_eq!(flow.read().await.unwrap(), Chunk::Data(Bytes::from("abc")));
+            flow.close().await.unwrap();
+        });
+        server.await;
+        client.await;
+    }));
+}

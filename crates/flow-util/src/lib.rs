@@ -1,0 +1,79 @@
+//! Combinators and adapters for flows, after MirageOS's
+//! `Mirage_flow_combinators` and `mirage-channel`.
+//!
+//! - [`copy`] moves everything from one flow to another, handing each buffer
+//!   read straight to the writer (no copy), and returns [`CopyStats`]; a
+//!   failure says which side failed ([`CopyError`]).
+//! - [`proxy`] copies both ways at once between two flows, propagates
+//!   half-close (end of file on one side shuts down writing on the other),
+//!   and returns both directions' statistics.
+//! - [`Channel`] is a buffered reader and writer over any flow: exact reads,
+//!   lines with a maximum length, delimiters, and buffered writes that go out
+//!   together at [`flush`](Channel::flush).
+//! - [`Metered`] counts bytes and operations in each direction, readable
+//!   while the flow is in use ([`Meter`]); with the `tracing` feature it also
+//!   emits `tracing` events.
+//! - With the `tokio` and `futures-io` features: [`FlowIo`] makes any flow a
+//!   tokio or futures-io `AsyncRead + AsyncWrite`, and [`from_tokio`] /
+//!   [`from_futures_io`] make any such stream a flow that keeps the whole
+//!   contract (through [`flow_api::stream::StreamFlow`]).
+//!
+//! ```
+//! use flow_api::prelude::*;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! futures_executor::block_on(async {
+//!     let (mut client, proxy_a) = flow_mem::pair();
+//!     let (proxy_b, mut server) = flow_mem::pair();
+//!     let proxying = flow_util::proxy(proxy_a, proxy_b);
+//!     let talking = async {
+//!         client.write("ping").await?;
+//!         client.shutdown(Shutdown::Write).await?;
+//!         assert_eq!(server.read().await?, Chunk::Data(Bytes::from("ping")));
+//!         // The client's end of file went through the proxy.
+//!         assert_eq!(server.read().await?, Chunk::Eof);
+//!         server.write("pong").await?;
+//!         server.shutdown(Shutdown::Write).await?;
+//!         assert_eq!(client.read().await?, Chunk::Data(Bytes::from("pong")));
+//!         assert_eq!(client.read().await?, Chunk::Eof);
+//!         Ok::<_, flow_api::Error>(())
+//!     };
+//!     let (stats, talked) = futures_util::join!(proxying, talking);
+//!     talked?;
+//!     let stats = stats?;
+//!     assert_eq!(stats.a_to_b.bytes_written, 4);
+//!     assert_eq!(stats.b_to_a.bytes_written, 4);
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! # Cancel safety
+//!
+//! | operation | cancel-safe? |
+//! |---|---|
+//! | [`copy`], [`proxy`] | no: a buffer read but not yet handed to the writer is lost, and so are the statistics |
+//! | [`Channel`] reads ([`read_exact`](Channel::read_exact), [`read_line`](Channel::read_line), [`read_until`](Channel::read_until), [`read_some`](Channel::read_some)) | yes: what was read stays in the channel's buffer for the next call |
+//! | [`Channel::flush`], [`Channel::shutdown`], [`Channel::close`] | yes: calling again resumes |
+//! | [`Metered`], [`FlowIo`], streams as flows, [`Channel`] through the flow traits | as the wrapped flow or stream |
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
+
+mod channel;
+mod copy;
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+mod io;
+mod meter;
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+mod stream;
+
+pub use crate::channel::{Channel, ChannelError};
+pub use crate::copy::{Copy, CopyError, CopyStats, Direction, Proxy, ProxyError, ProxyStats, Side, copy, proxy};
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+pub use crate::io::FlowIo;
+pub use crate::meter::{Meter, MeterSnapshot, Metered};
+#[cfg(feature = "futures-io")]
+pub use crate::stream::{FuturesIoFlow, FuturesIoStream, from_futures_io};
+#[cfg(feature = "tokio")]
+pub use crate::stream::{TokioFlow, TokioStream, from_tokio};

@@ -1,0 +1,149 @@
+//! The adapters keep the whole contract: the conformance suite over
+//! - a memory pair seen as tokio IO, made a flow again (`FlowIo` + `from_tokio`);
+//! - `tokio::io::duplex` as a flow;
+//! - a memory pair seen as futures-io IO, made a flow again;
+//! - `tokio::io::duplex` through tokio-util's compat layer, as a futures-io stream;
+//! - a `Metered` memory pair (the wrapper passes everything through).
+//!
+//! Adapters copy between the flow's buffers and the caller's slices, so
+//! zero-copy (clause 20) is reported not applicable for them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use flow_api::Error;
+use flow_conformance::{Capabilities, Factory};
+use flow_util::{FlowIo, Metered};
+
+/// Memory pairs through `FlowIo` (tokio traits) and back with `from_tokio`.
+#[derive(Debug, Default)]
+struct MemAsTokio;
+
+impl Factory for MemAsTokio {
+    type Client = flow_util::TokioFlow<FlowIo<flow_mem::MemFlow>>;
+    type Server = flow_util::TokioFlow<FlowIo<flow_mem::MemFlow>>;
+
+    async fn connect(&self) -> Result<(Self::Client, Self::Server), Error> {
+        let (a, b) = flow_mem::pair();
+        Ok((
+            flow_util::from_tokio(FlowIo::new(a)),
+            flow_util::from_tokio(FlowIo::new(b)),
+        ))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new().zero_copy(false)
+    }
+}
+
+/// `tokio::io::duplex` ends as flows.
+#[derive(Debug, Default)]
+struct TokioDuplex;
+
+impl Factory for TokioDuplex {
+    type Client = flow_util::TokioFlow<tokio::io::DuplexStream>;
+    type Server = flow_util::TokioFlow<tokio::io::DuplexStream>;
+
+    async fn connect(&self) -> Result<(Self::Client, Self::Server), Error> {
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        Ok((flow_util::from_tokio(a), flow_util::from_tokio(b)))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new()
+    }
+}
+
+/// Memory pairs through `FlowIo` (futures-io traits) and back with `from_futures_io`.
+#[derive(Debug, Default)]
+struct MemAsFuturesIo;
+
+impl Factory for MemAsFuturesIo {
+    type Client = flow_util::FuturesIoFlow<FlowIo<flow_mem::MemFlow>>;
+    type Server = flow_util::FuturesIoFlow<FlowIo<flow_mem::MemFlow>>;
+
+    async fn connect(&self) -> Result<(Self::Client, Self::Server), Error> {
+        let (a, b) = flow_mem::pair();
+        Ok((
+            flow_util::from_futures_io(FlowIo::new(a)),
+            flow_util::from_futures_io(FlowIo::new(b)),
+        ))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new().zero_copy(false)
+    }
+}
+
+type CompatDuplex = tokio_util::compat::Compat<tokio::io::DuplexStream>;
+
+/// A third-party futures-io stream: tokio's duplex through tokio-util's compat.
+#[derive(Debug, Default)]
+struct FuturesIoDuplex;
+
+impl Factory for FuturesIoDuplex {
+    type Client = flow_util::FuturesIoFlow<CompatDuplex>;
+    type Server = flow_util::FuturesIoFlow<CompatDuplex>;
+
+    async fn connect(&self) -> Result<(Self::Client, Self::Server), Error> {
+        use tokio_util::compat::TokioAsyncReadCompatExt;
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        Ok((
+            flow_util::from_futures_io(a.compat()),
+            flow_util::from_futures_io(b.compat()),
+        ))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new()
+    }
+}
+
+/// `Metered` over memory pairs: buffers pass through, so zero-copy holds.
+#[derive(Debug, Default)]
+struct MeteredMem;
+
+impl Factory for MeteredMem {
+    type Client = Metered<flow_mem::MemFlow>;
+    type Server = Metered<flow_mem::MemFlow>;
+
+    async fn connect(&self) -> Result<(Self::Client, Self::Server), Error> {
+        let (a, b) = flow_mem::pair();
+        Ok((Metered::with_label(a, "a"), Metered::with_label(b, "b")))
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::new().zero_copy(true)
+    }
+}
+
+mod mem_as_tokio_on_tokio {
+    use super::*;
+    flow_conformance::suite! { factory: MemAsTokio, block_on: common::tokio_block_on }
+}
+
+mod mem_as_tokio_on_futures_executor {
+    use super::*;
+    flow_conformance::suite! { factory: MemAsTokio, block_on: futures_executor::block_on }
+}
+
+mod tokio_duplex {
+    use super::*;
+    flow_conformance::suite! { factory: TokioDuplex, block_on: common::tokio_block_on }
+}
+
+mod mem_as_futures_io {
+    use super::*;
+    flow_conformance::suite! { factory: MemAsFuturesIo, block_on: futures_executor::block_on }
+}
+
+mod futures_io_duplex {
+    use super::*;
+    flow_conformance::suite! { factory: FuturesIoDuplex, block_on: common::tokio_block_on }
+}
+
+mod metered_mem {
+    use super::*;
+    flow_conformance::suite! { factory: MeteredMem, block_on: futures_executor::block_on }
+}
