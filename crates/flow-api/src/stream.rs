@@ -42,6 +42,20 @@ pub trait ByteStream: Unpin {
     /// The socket's error.
     fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>>;
 
+    /// Attempts to write from one buffer; returns how many bytes were
+    /// written. [`StreamFlow`] calls it when a single buffer is queued (a
+    /// ping-pong, a request): a plain `send` costs less in the kernel than
+    /// a one-element `writev`, so a stream should forward it to its own
+    /// single-buffer write. The default goes through
+    /// [`poll_write_vectored`](ByteStream::poll_write_vectored).
+    ///
+    /// # Errors
+    ///
+    /// The socket's error.
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
     /// Attempts to shut down one direction at the socket level: for
     /// [`NetShutdown::Write`], the peer must read end of file (a TCP FIN).
     ///
@@ -194,8 +208,11 @@ impl<S: ByteStream> StreamFlow<S> {
                 }
                 ReadState::Open => {}
             }
-            if self.read_buf.capacity() - self.read_buf.len() < MIN_READ_ROOM {
-                // Reclaims the old allocation when every slice handed out was dropped.
+            let room = self.read_buf.capacity() - self.read_buf.len();
+            // Once every slice handed out was dropped, the whole allocation
+            // is free again: take it back (no allocation, no copy) so that
+            // reads stay full-sized. Otherwise top up only below the minimum.
+            if room < READ_BUFFER && !self.read_buf.try_reclaim(READ_BUFFER) && room < MIN_READ_ROOM {
                 self.read_buf.reserve(READ_BUFFER);
             }
             match ready!(self.stream.poll_read_buf(cx, &mut self.read_buf)) {
@@ -250,7 +267,11 @@ impl<S: ByteStream> StreamFlow<S> {
                 heap = self.queue.iter().take(MAX_IOVECS).map(|b| IoSlice::new(b)).collect();
                 &heap
             };
-            let written = match ready!(self.stream.poll_write_vectored(cx, slices)) {
+            let polled = match (slices, self.queue.front()) {
+                ([_], Some(front)) => self.stream.poll_write(cx, front),
+                _ => self.stream.poll_write_vectored(cx, slices),
+            };
+            let written = match ready!(polled) {
                 Ok(0) => {
                     return Poll::Ready(Err(
                         self.write_error(io::Error::new(io::ErrorKind::WriteZero, "the socket accepted no bytes"))
@@ -509,15 +530,16 @@ macro_rules! forward_flow {
 /// (tokio's) should do that instead.
 ///
 /// The spare room must be zeroed before each read; this zeroes only as much
-/// as recent reads used (from 4 KiB, doubling while reads fill it, up to the
-/// buffer's room), so a connection of small messages does not pay for a
-/// 64 KiB `memset` per read.
+/// as recent reads used (from 512 bytes, doubling while reads fill it, up to
+/// the buffer's room), so a connection of small messages does not pay for a
+/// 64 KiB `memset` per read, nor for a 4 KiB one per attempt (an attempt
+/// that finds nothing to read zeroes the window too).
 #[derive(Debug, Clone)]
 pub struct ZeroedReads {
     window: usize,
 }
 
-const MIN_WINDOW: usize = 4 * 1024;
+const MIN_WINDOW: usize = 512;
 
 impl Default for ZeroedReads {
     fn default() -> Self {
@@ -566,26 +588,26 @@ mod tests {
         let mut buf = BytesMut::with_capacity(64 * 1024);
         // A read that fills the window doubles it.
         let filled = reads.read(&mut buf, |spare| {
-            assert_eq!(spare.len(), 4096);
+            assert_eq!(spare.len(), MIN_WINDOW);
             assert!(spare.iter().all(|b| *b == 0));
             spare.fill(1);
             Poll::Ready(Ok(spare.len()))
         });
-        assert!(matches!(filled, Poll::Ready(Ok(4096))));
-        assert_eq!(buf.len(), 4096);
+        assert!(matches!(filled, Poll::Ready(Ok(MIN_WINDOW))));
+        assert_eq!(buf.len(), MIN_WINDOW);
         let short = reads.read(&mut buf, |spare| {
-            assert_eq!(spare.len(), 8192);
+            assert_eq!(spare.len(), 2 * MIN_WINDOW);
             spare[..3].copy_from_slice(b"abc");
             Poll::Ready(Ok(3))
         });
         assert!(matches!(short, Poll::Ready(Ok(3))));
-        assert_eq!(&buf[4096..], b"abc");
+        assert_eq!(&buf[MIN_WINDOW..], b"abc");
         // Short reads shrink it back; a pending read keeps nothing.
         let pending = reads.read(&mut buf, |spare| {
-            assert_eq!(spare.len(), 4096);
+            assert_eq!(spare.len(), MIN_WINDOW);
             Poll::Pending
         });
         assert!(pending.is_pending());
-        assert_eq!(buf.len(), 4099);
+        assert_eq!(buf.len(), MIN_WINDOW + 3);
     }
 }

@@ -79,6 +79,14 @@ macro_rules! byte_stream {
                 })
             }
 
+            fn poll_write(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                futures_io::AsyncWrite::poll_write(std::pin::Pin::new(&mut self.stream), cx, buf)
+            }
+
             fn poll_write_vectored(
                 &mut self,
                 cx: &mut std::task::Context<'_>,

@@ -1,7 +1,7 @@
 //! `flow-bench`: every backend against the raw runtime and its peers, in
 //! one process, interleaved over several rounds; reports medians and ratios.
 //!
-//! Usage: flow-bench [--quick] [--markdown FILE]
+//! Usage: flow-bench [--quick] [--only GROUP] [--rounds N] [--markdown FILE]
 
 #![forbid(unsafe_code)]
 // A benchmark harness: a failed setup or a wrong byte count must stop the run loudly.
@@ -39,6 +39,7 @@ fn main() {
     let mut quick = false;
     let mut markdown = None;
     let mut only = None;
+    let mut rounds = None;
     let all: Vec<String> = std::env::args().skip(1).collect();
     if let [probe, kind, addr, count] = all.as_slice() {
         if probe == "--memory-probe" {
@@ -62,9 +63,16 @@ fn main() {
             "--quick" => quick = true,
             "--markdown" => markdown = args.next(),
             "--only" => only = args.next(),
+            "--rounds" => match args.next().and_then(|n| n.parse::<usize>().ok()) {
+                Some(n) if n > 0 => rounds = Some(n),
+                _ => {
+                    eprintln!("flow-bench: --rounds needs a positive number");
+                    std::process::exit(2);
+                }
+            },
             other => {
                 eprintln!(
-                    "flow-bench: unknown argument {other:?}; usage: flow-bench [--quick] [--only GROUP] [--markdown FILE]"
+                    "flow-bench: unknown argument {other:?}; usage: flow-bench [--quick] [--only GROUP] [--rounds N] [--markdown FILE]"
                 );
                 std::process::exit(2);
             }
@@ -72,7 +80,7 @@ fn main() {
     }
     let scale = Scale {
         quick,
-        rounds: if quick { 1 } else { 5 },
+        rounds: rounds.unwrap_or(if quick { 3 } else { 5 }),
         only,
     };
     let started = Instant::now();

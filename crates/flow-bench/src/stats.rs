@@ -34,6 +34,7 @@ pub(crate) struct Row {
     pub(crate) target: Option<f64>,
 }
 
+/// The rows measured so far, in order.
 #[derive(Debug, Default)]
 pub(crate) struct Table {
     pub(crate) rows: Vec<Row>,
@@ -101,6 +102,7 @@ impl Table {
         });
     }
 
+    /// Whether a row met its target.
     fn verdict(row: &Row) -> &'static str {
         match row.target {
             Some(t) if row.ratio >= t => "met",
@@ -109,18 +111,25 @@ impl Table {
         }
     }
 
+    /// The table as aligned plain text, for the terminal.
     pub(crate) fn to_text(&self) -> String {
+        let names: Vec<String> = self
+            .rows
+            .iter()
+            .map(|r| format!("{} ({} vs {})", r.what, r.ours, r.baseline))
+            .collect();
+        let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max(9);
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<44} {:>14} {:>14} {:>7}  {:>6}  target",
+            "{:<width$} {:>14} {:>14} {:>6}  {:>6}  target",
             "benchmark", "ours", "baseline", "unit", "ratio"
         );
-        for r in &self.rows {
+        for (r, name) in self.rows.iter().zip(&names) {
             let _ = writeln!(
                 out,
-                "{:<44} {:>14.2} {:>14.2} {:>7}  {:>5.2}x  {}",
-                format!("{} ({} vs {})", r.what, r.ours, r.baseline),
+                "{:<width$} {:>14.2} {:>14.2} {:>6}  {:>5.2}x  {}",
+                name,
                 r.ours_value,
                 r.baseline_value,
                 r.unit,
@@ -133,6 +142,7 @@ impl Table {
         out
     }
 
+    /// The table in Markdown, for docs/performance.md.
     pub(crate) fn to_markdown(&self) -> String {
         let mut out = String::from(
             "| benchmark | ours | value | baseline | value | unit | ratio (>1: ours better) | target |\n|---|---|---:|---|---:|---|---:|---|\n",

@@ -54,6 +54,8 @@ macro_rules! byte_stream {
         pub(crate) struct $name {
             pub(crate) io: std::sync::Arc<async_io::Async<$socket>>,
             reads: flow_api::stream::ZeroedReads,
+            readable: Option<async_io::ReadableOwned<$socket>>,
+            writable: Option<async_io::WritableOwned<$socket>>,
         }
 
         impl $name {
@@ -61,6 +63,8 @@ macro_rules! byte_stream {
                 $name {
                     io,
                     reads: flow_api::stream::ZeroedReads::default(),
+                    readable: None,
+                    writable: None,
                 }
             }
         }
@@ -79,9 +83,42 @@ macro_rules! byte_stream {
                         .read(buf, |spare| std::task::Poll::Ready((&*socket).read(spare)))
                     {
                         std::task::Poll::Ready(Err(err)) if err.kind() == std::io::ErrorKind::WouldBlock => {}
-                        other => return other,
+                        other => {
+                            self.readable = None;
+                            return other;
+                        }
                     }
-                    std::task::ready!(self.io.poll_readable(cx))?;
+                    let io = &self.io;
+                    let readable = self
+                        .readable
+                        .get_or_insert_with(|| std::sync::Arc::clone(io).readable_owned());
+                    let result = std::task::ready!(std::future::Future::poll(std::pin::Pin::new(readable), cx));
+                    self.readable = None;
+                    result?;
+                }
+            }
+
+            fn poll_write(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                use std::io::Write;
+                loop {
+                    match (&*self.io.get_ref()).write(buf) {
+                        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+                        other => {
+                            self.writable = None;
+                            return std::task::Poll::Ready(other);
+                        }
+                    }
+                    let io = &self.io;
+                    let writable = self
+                        .writable
+                        .get_or_insert_with(|| std::sync::Arc::clone(io).writable_owned());
+                    let result = std::task::ready!(std::future::Future::poll(std::pin::Pin::new(writable), cx));
+                    self.writable = None;
+                    result?;
                 }
             }
 
@@ -94,9 +131,18 @@ macro_rules! byte_stream {
                 loop {
                     match (&*self.io.get_ref()).write_vectored(bufs) {
                         Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
-                        other => return std::task::Poll::Ready(other),
+                        other => {
+                            self.writable = None;
+                            return std::task::Poll::Ready(other);
+                        }
                     }
-                    std::task::ready!(self.io.poll_writable(cx))?;
+                    let io = &self.io;
+                    let writable = self
+                        .writable
+                        .get_or_insert_with(|| std::sync::Arc::clone(io).writable_owned());
+                    let result = std::task::ready!(std::future::Future::poll(std::pin::Pin::new(writable), cx));
+                    self.writable = None;
+                    result?;
                 }
             }
 

@@ -61,6 +61,14 @@ macro_rules! byte_stream {
                 tokio_util::io::poll_read_buf(std::pin::Pin::new(&mut self.0), cx, buf)
             }
 
+            fn poll_write(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                tokio::io::AsyncWrite::poll_write(std::pin::Pin::new(&mut self.0), cx, buf)
+            }
+
             fn poll_write_vectored(
                 &mut self,
                 cx: &mut std::task::Context<'_>,

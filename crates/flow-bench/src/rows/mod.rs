@@ -1,0 +1,163 @@
+//! The benchmark rows. Each pair of sides runs in the same process,
+//! interleaved (baseline, ours, baseline, ours...), and the table gets the
+//! medians.
+//!
+//! Groups (for `--only`, which matches any group containing the word):
+//! `tokio-bulk`, `tokio-small`, `tokio-pingpong`, `smol-bulk`, `smol-small`,
+//! `smol-pingpong`, `async-std-bulk`, `async-std-small`,
+//! `async-std-pingpong`, `mem`, `memory`, `tls-bulk`, `tls-handshake`,
+//! `iperf`.
+
+mod iperf;
+mod mem;
+mod memory;
+mod tcp;
+mod tls;
+mod workloads;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::Scale;
+use crate::stats::{Table, median};
+
+pub(crate) use memory::memory_probe;
+
+pub(crate) const MIB: u64 = 1024 * 1024;
+
+/// Every row, in table order.
+pub(crate) fn all(scale: &Scale, table: &mut Table) {
+    tcp::rows(scale, table);
+    if scale.wants("mem") {
+        mem::rows(scale, table);
+    }
+    if scale.wants("memory") {
+        memory::rows(scale, table);
+    }
+    if scale.wants("tls") {
+        tls::rows(scale, table);
+    }
+    if scale.wants("iperf") {
+        iperf::row(scale, table);
+    }
+}
+
+/// A spawned task, awaited for its completion (a panic in it propagates).
+pub(crate) type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A boxed timed run of one side of a row.
+pub(crate) type Run<'a> = Pin<Box<dyn Future<Output = Duration> + 'a>>;
+
+/// An async runtime the rows run on: how to block on a future, and how to
+/// spawn a task onto its other threads.
+pub(crate) trait Runtime {
+    /// Runs `future` to completion on the current thread.
+    fn block_on<F: Future>(&self, future: F) -> F::Output;
+    /// Spawns `future` on the runtime (called from inside [`block_on`](Runtime::block_on)).
+    fn spawn<F: Future<Output = ()> + Send + 'static>(future: F) -> Task;
+}
+
+/// A tokio runtime.
+#[derive(Debug)]
+pub(crate) struct Tokio(tokio::runtime::Runtime);
+
+impl Tokio {
+    /// Two worker threads: what a server on this machine would use.
+    pub(crate) fn multi_thread() -> Tokio {
+        Tokio::build(tokio::runtime::Builder::new_multi_thread().worker_threads(2))
+    }
+
+    /// Everything on the calling thread.
+    pub(crate) fn current_thread() -> Tokio {
+        Tokio::build(&mut tokio::runtime::Builder::new_current_thread())
+    }
+
+    fn build(builder: &mut tokio::runtime::Builder) -> Tokio {
+        match builder.enable_all().build() {
+            Ok(runtime) => Tokio(runtime),
+            Err(err) => panic!("cannot start tokio: {err}"),
+        }
+    }
+}
+
+impl Runtime for Tokio {
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.0.block_on(future)
+    }
+
+    fn spawn<F: Future<Output = ()> + Send + 'static>(future: F) -> Task {
+        let handle = tokio::spawn(future);
+        Box::pin(async move {
+            if let Err(err) = handle.await {
+                panic!("a benchmark task failed: {err}");
+            }
+        })
+    }
+}
+
+/// smol: `smol::block_on` on the calling thread, tasks on its global
+/// executor.
+#[derive(Debug)]
+pub(crate) struct Smol;
+
+impl Runtime for Smol {
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        smol::block_on(future)
+    }
+
+    fn spawn<F: Future<Output = ()> + Send + 'static>(future: F) -> Task {
+        Box::pin(smol::spawn(future))
+    }
+}
+
+/// async-std: its `block_on` on the calling thread, tasks on its global
+/// executor.
+#[derive(Debug)]
+pub(crate) struct AsyncStd;
+
+impl Runtime for AsyncStd {
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        async_std::task::block_on(future)
+    }
+
+    fn spawn<F: Future<Output = ()> + Send + 'static>(future: F) -> Task {
+        Box::pin(async_std::task::spawn(future))
+    }
+}
+
+/// Runs every side in turn, `rounds` times (after one untimed warm-up of
+/// each), on `runtime`; returns each side's median duration, in order.
+pub(crate) fn interleave_all<R: Runtime>(
+    scale: &Scale,
+    runtime: &R,
+    sides: &[&dyn Fn() -> Run<'static>],
+) -> Vec<Duration> {
+    for side in sides {
+        runtime.block_on(side());
+    }
+    let mut samples = vec![Vec::with_capacity(scale.rounds); sides.len()];
+    for _ in 0..scale.rounds {
+        for (side, samples) in sides.iter().zip(&mut samples) {
+            samples.push(runtime.block_on(side()));
+        }
+    }
+    samples.into_iter().map(median).collect()
+}
+
+/// [`interleave_all`] for a baseline and ours: returns their medians.
+pub(crate) fn interleave<R, B, O, FB, FO>(scale: &Scale, runtime: &R, baseline: B, ours: O) -> (Duration, Duration)
+where
+    R: Runtime,
+    B: Fn() -> FB,
+    O: Fn() -> FO,
+    FB: Future<Output = Duration> + 'static,
+    FO: Future<Output = Duration> + 'static,
+{
+    let baseline = || -> Run<'static> { Box::pin(baseline()) };
+    let ours = || -> Run<'static> { Box::pin(ours()) };
+    match interleave_all(scale, runtime, &[&baseline, &ours])[..] {
+        [b, o] => (b, o),
+        _ => unreachable!("two sides give two medians"),
+    }
+}
