@@ -461,6 +461,103 @@ impl<S: fmt::Debug> fmt::Debug for StreamFlow<S> {
     }
 }
 
+/// Defines the address and socket-option methods that every runtime
+/// backend's `TcpFlow` offers, inside its `impl` block, so that they are
+/// written (and documented) once. `$socket` names a method of the flow that
+/// returns the runtime's TCP stream (which has `local_addr`, `peer_addr`,
+/// `set_nodelay`, `nodelay` and `set_ttl`, and is a socket `socket2` can
+/// borrow); the flow keeps its `StreamFlow` in a field named `inner`. The
+/// backend crate must depend on `socket2`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! tcp_flow_options {
+    ($socket:ident) => {
+        /// The local address.
+        ///
+        /// # Errors
+        ///
+        /// The socket's error.
+        pub fn local_addr(&self) -> ::std::result::Result<::std::net::SocketAddr, $crate::Error> {
+            Ok(self.$socket().local_addr()?)
+        }
+
+        /// The peer's address.
+        ///
+        /// # Errors
+        ///
+        /// The socket's error (for example, not connected any more).
+        pub fn peer_addr(&self) -> ::std::result::Result<::std::net::SocketAddr, $crate::Error> {
+            Ok(self.$socket().peer_addr()?)
+        }
+
+        /// Sets `TCP_NODELAY` (on by default).
+        ///
+        /// # Errors
+        ///
+        /// The socket's error.
+        pub fn set_nodelay(&self, nodelay: bool) -> ::std::result::Result<(), $crate::Error> {
+            Ok(self.$socket().set_nodelay(nodelay)?)
+        }
+
+        /// Whether `TCP_NODELAY` is set.
+        ///
+        /// # Errors
+        ///
+        /// The socket's error.
+        pub fn nodelay(&self) -> ::std::result::Result<bool, $crate::Error> {
+            Ok(self.$socket().nodelay()?)
+        }
+
+        /// Sets the IP time-to-live.
+        ///
+        /// # Errors
+        ///
+        /// The socket's error.
+        pub fn set_ttl(&self, ttl: u32) -> ::std::result::Result<(), $crate::Error> {
+            Ok(self.$socket().set_ttl(ttl)?)
+        }
+
+        /// Turns TCP keepalive on, probing after `idle` without traffic, or off
+        /// with `None`.
+        ///
+        /// # Errors
+        ///
+        /// The socket's error.
+        pub fn set_keepalive(
+            &self,
+            idle: ::std::option::Option<::std::time::Duration>,
+        ) -> ::std::result::Result<(), $crate::Error> {
+            let socket = ::socket2::SockRef::from(self.$socket());
+            match idle {
+                Some(idle) => socket.set_tcp_keepalive(&::socket2::TcpKeepalive::new().with_time(idle))?,
+                None => socket.set_keepalive(false)?,
+            }
+            Ok(())
+        }
+
+        /// Sets `SO_LINGER`: what the kernel does with unsent data when the
+        /// socket is dropped. `Some(Duration::ZERO)` makes a drop abort the
+        /// connection with a reset.
+        ///
+        /// # Errors
+        ///
+        /// The socket's error.
+        pub fn set_linger(
+            &self,
+            linger: ::std::option::Option<::std::time::Duration>,
+        ) -> ::std::result::Result<(), $crate::Error> {
+            Ok(::socket2::SockRef::from(self.$socket()).set_linger(linger)?)
+        }
+
+        /// How long close waits for the peer to finish: see
+        /// [`StreamFlow::set_close_timeout`]($crate::stream::StreamFlow::set_close_timeout).
+        /// 30 s by default.
+        pub fn set_close_timeout(&mut self, timeout: ::std::option::Option<::std::time::Duration>) {
+            self.inner.set_close_timeout(timeout);
+        }
+    };
+}
+
 /// Implements [`FlowRead`] and [`FlowWrite`] for a wrapper type by
 /// forwarding to one of its fields, which must be a `Flow + Unpin`.
 ///

@@ -2,12 +2,10 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use async_std::net::ToSocketAddrs;
 use flow_api::Error;
 use flow_api::stream::StreamFlow;
-use socket2::SockRef;
 
 crate::byte_stream!(Tcp, async_std::net::TcpStream, flow_api::ErrorKind::Reset);
 
@@ -41,82 +39,7 @@ impl TcpFlow {
         })
     }
 
-    /// The local address.
-    ///
-    /// # Errors
-    ///
-    /// The socket's error.
-    pub fn local_addr(&self) -> Result<SocketAddr, Error> {
-        Ok(self.stream().local_addr()?)
-    }
-
-    /// The peer's address.
-    ///
-    /// # Errors
-    ///
-    /// The socket's error (for example, not connected any more).
-    pub fn peer_addr(&self) -> Result<SocketAddr, Error> {
-        Ok(self.stream().peer_addr()?)
-    }
-
-    /// Sets `TCP_NODELAY` (on by default).
-    ///
-    /// # Errors
-    ///
-    /// The socket's error.
-    pub fn set_nodelay(&self, nodelay: bool) -> Result<(), Error> {
-        Ok(self.stream().set_nodelay(nodelay)?)
-    }
-
-    /// Whether `TCP_NODELAY` is set.
-    ///
-    /// # Errors
-    ///
-    /// The socket's error.
-    pub fn nodelay(&self) -> Result<bool, Error> {
-        Ok(self.stream().nodelay()?)
-    }
-
-    /// Sets the IP time-to-live.
-    ///
-    /// # Errors
-    ///
-    /// The socket's error.
-    pub fn set_ttl(&self, ttl: u32) -> Result<(), Error> {
-        Ok(self.stream().set_ttl(ttl)?)
-    }
-
-    /// Turns TCP keepalive on, probing after `idle` without traffic, or off
-    /// with `None`.
-    ///
-    /// # Errors
-    ///
-    /// The socket's error.
-    pub fn set_keepalive(&self, idle: Option<Duration>) -> Result<(), Error> {
-        let socket = SockRef::from(self.stream());
-        match idle {
-            Some(idle) => socket.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(idle))?,
-            None => socket.set_keepalive(false)?,
-        }
-        Ok(())
-    }
-
-    /// Sets `SO_LINGER`: what the kernel does with unsent data when the
-    /// socket is dropped. `Some(Duration::ZERO)` makes a drop abort the
-    /// connection with a reset.
-    ///
-    /// # Errors
-    ///
-    /// The socket's error.
-    pub fn set_linger(&self, linger: Option<Duration>) -> Result<(), Error> {
-        Ok(SockRef::from(self.stream()).set_linger(linger)?)
-    }
-
-    /// How long close waits for the peer to finish: see
-    /// [`StreamFlow::set_close_timeout`]. 30 s by default.
-    pub fn set_close_timeout(&mut self, timeout: Option<Duration>) {
-        self.inner.set_close_timeout(timeout);
-    }
+    flow_api::tcp_flow_options!(stream);
 
     /// The underlying async-std stream. Reading or writing it directly
     /// bypasses the flow's buffers.
