@@ -67,6 +67,32 @@ macro_rules! byte_stream {
                     writable: None,
                 }
             }
+
+            /// Runs a non-blocking write until it does not block, waiting
+            /// for writability in between with a future kept across polls
+            /// (as async-net does), so that no readiness event is lost.
+            fn poll_writing(
+                &mut self,
+                cx: &mut std::task::Context<'_>,
+                mut write: impl FnMut(&$socket) -> std::io::Result<usize>,
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                loop {
+                    match write(self.io.get_ref()) {
+                        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
+                        other => {
+                            self.writable = None;
+                            return std::task::Poll::Ready(other);
+                        }
+                    }
+                    let io = &self.io;
+                    let writable = self
+                        .writable
+                        .get_or_insert_with(|| std::sync::Arc::clone(io).writable_owned());
+                    let result = std::task::ready!(std::future::Future::poll(std::pin::Pin::new(writable), cx));
+                    self.writable = None;
+                    result?;
+                }
+            }
         }
 
         impl flow_api::stream::ByteStream for $name {
@@ -103,23 +129,7 @@ macro_rules! byte_stream {
                 cx: &mut std::task::Context<'_>,
                 buf: &[u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                use std::io::Write;
-                loop {
-                    match (&*self.io.get_ref()).write(buf) {
-                        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
-                        other => {
-                            self.writable = None;
-                            return std::task::Poll::Ready(other);
-                        }
-                    }
-                    let io = &self.io;
-                    let writable = self
-                        .writable
-                        .get_or_insert_with(|| std::sync::Arc::clone(io).writable_owned());
-                    let result = std::task::ready!(std::future::Future::poll(std::pin::Pin::new(writable), cx));
-                    self.writable = None;
-                    result?;
-                }
+                self.poll_writing(cx, |mut socket| std::io::Write::write(&mut socket, buf))
             }
 
             fn poll_write_vectored(
@@ -127,23 +137,7 @@ macro_rules! byte_stream {
                 cx: &mut std::task::Context<'_>,
                 bufs: &[std::io::IoSlice<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                use std::io::Write;
-                loop {
-                    match (&*self.io.get_ref()).write_vectored(bufs) {
-                        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
-                        other => {
-                            self.writable = None;
-                            return std::task::Poll::Ready(other);
-                        }
-                    }
-                    let io = &self.io;
-                    let writable = self
-                        .writable
-                        .get_or_insert_with(|| std::sync::Arc::clone(io).writable_owned());
-                    let result = std::task::ready!(std::future::Future::poll(std::pin::Pin::new(writable), cx));
-                    self.writable = None;
-                    result?;
-                }
+                self.poll_writing(cx, |mut socket| std::io::Write::write_vectored(&mut socket, bufs))
             }
 
             fn poll_shutdown(
