@@ -104,209 +104,130 @@ pub(crate) mod flow {
     }
 }
 
-/// Over tokio's `AsyncRead` and `AsyncWrite`.
-pub(crate) mod tokio_raw {
-    use std::time::{Duration, Instant};
+/// The raw baselines' workloads, the same for tokio's and futures-io's
+/// `AsyncRead` and `AsyncWrite` (two trait families with the same method
+/// names). A writer ends with `$finish` and drops its end: tokio's
+/// `shutdown` sends a FIN; futures-io's `close` flushes (and ends a pipe),
+/// and async-io sockets send their FIN when the last handle is dropped.
+macro_rules! raw_workloads {
+    ($(#[$doc:meta])* $module:ident, $traits:path, $finish:ident) => {
+        $(#[$doc])*
+        pub(crate) mod $module {
+            use std::time::{Duration, Instant};
 
-    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+            use $traits::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-    use crate::rows::Runtime;
+            use crate::rows::Runtime;
 
-    /// Reads to end of file into a 64 KiB buffer; returns the byte count.
-    pub(crate) async fn drain<S: AsyncRead + Unpin>(reader: &mut S) -> u64 {
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut got = 0;
-        loop {
-            let n = reader.read(&mut buf).await.expect("read");
-            if n == 0 {
-                return got;
+            /// Reads to end of file into a 64 KiB buffer; returns the byte count.
+            pub(crate) async fn drain<S: AsyncRead + Unpin>(reader: &mut S) -> u64 {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut got = 0;
+                loop {
+                    let n = reader.read(&mut buf).await.expect("read");
+                    if n == 0 {
+                        return got;
+                    }
+                    got += n as u64;
+                }
             }
-            got += n as u64;
+
+            /// As [`flow::bulk`](super::flow::bulk), with `write_all`s.
+            pub(crate) async fn bulk<R, S>((mut a, mut b): (S, S), total: u64, chunk: usize) -> Duration
+            where
+                R: Runtime,
+                S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+            {
+                let started = Instant::now();
+                let writer = R::spawn(async move {
+                    let buf = vec![7u8; chunk];
+                    for _ in 0..total / chunk as u64 {
+                        a.write_all(&buf).await.expect("write");
+                    }
+                    a.$finish().await.expect(stringify!($finish));
+                    drop(a);
+                });
+                assert_eq!(drain(&mut b).await, total);
+                writer.await;
+                started.elapsed()
+            }
+
+            /// As [`flow::burst`](super::flow::burst), with one `write_all` per message.
+            pub(crate) async fn burst<R, S>((mut a, mut b): (S, S), messages: u64, size: usize) -> Duration
+            where
+                R: Runtime,
+                S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+            {
+                let started = Instant::now();
+                let writer = R::spawn(async move {
+                    let msg = vec![9u8; size];
+                    for _ in 0..messages {
+                        a.write_all(&msg).await.expect("write");
+                    }
+                    a.$finish().await.expect(stringify!($finish));
+                    drop(a);
+                });
+                assert_eq!(drain(&mut b).await, messages * size as u64);
+                writer.await;
+                started.elapsed()
+            }
+
+            /// As [`flow::pingpong`](super::flow::pingpong).
+            pub(crate) async fn pingpong<S: AsyncRead + AsyncWrite + Unpin>((mut a, mut b): (S, S), trips: u64) -> Duration {
+                let echo = async move {
+                    let mut byte = [0u8; 1];
+                    while b.read(&mut byte).await.expect("read") == 1 {
+                        b.write_all(&byte).await.expect("write");
+                    }
+                };
+                let client = async move {
+                    let started = Instant::now();
+                    let mut byte = [1u8; 1];
+                    for _ in 0..trips {
+                        a.write_all(&byte).await.expect("write");
+                        a.read_exact(&mut byte).await.expect("read");
+                    }
+                    let elapsed = started.elapsed();
+                    a.$finish().await.expect(stringify!($finish));
+                    drop(a);
+                    elapsed
+                };
+                futures_util::future::join(echo, client).await.1
+            }
+
+            /// As [`flow::local_stream`](super::flow::local_stream).
+            pub(crate) async fn local_stream<W, R>(mut a: W, mut b: R, total: u64, size: usize) -> Duration
+            where
+                W: AsyncWrite + Unpin,
+                R: AsyncRead + Unpin,
+            {
+                let started = Instant::now();
+                let buf = vec![3u8; size];
+                let writer = async {
+                    for _ in 0..total / size as u64 {
+                        a.write_all(&buf).await.expect("write");
+                    }
+                    a.$finish().await.expect(stringify!($finish));
+                    drop(a);
+                };
+                let (_, got) = futures_util::future::join(writer, drain(&mut b)).await;
+                assert_eq!(got, total);
+                started.elapsed()
+            }
         }
-    }
-
-    /// As [`flow::bulk`](super::flow::bulk), with `write_all`s.
-    pub(crate) async fn bulk<R, S>((mut a, mut b): (S, S), total: u64, chunk: usize) -> Duration
-    where
-        R: Runtime,
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let started = Instant::now();
-        let writer = R::spawn(async move {
-            let buf = vec![7u8; chunk];
-            for _ in 0..total / chunk as u64 {
-                a.write_all(&buf).await.expect("write");
-            }
-            a.shutdown().await.expect("shutdown");
-        });
-        assert_eq!(drain(&mut b).await, total);
-        writer.await;
-        started.elapsed()
-    }
-
-    /// As [`flow::burst`](super::flow::burst), with one `write_all` per message.
-    pub(crate) async fn burst<R, S>((mut a, mut b): (S, S), messages: u64, size: usize) -> Duration
-    where
-        R: Runtime,
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let started = Instant::now();
-        let writer = R::spawn(async move {
-            let msg = vec![9u8; size];
-            for _ in 0..messages {
-                a.write_all(&msg).await.expect("write");
-            }
-            a.shutdown().await.expect("shutdown");
-        });
-        assert_eq!(drain(&mut b).await, messages * size as u64);
-        writer.await;
-        started.elapsed()
-    }
-
-    /// As [`flow::pingpong`](super::flow::pingpong).
-    pub(crate) async fn pingpong<S: AsyncRead + AsyncWrite + Unpin>((mut a, mut b): (S, S), trips: u64) -> Duration {
-        let echo = async move {
-            let mut byte = [0u8; 1];
-            while b.read(&mut byte).await.expect("read") == 1 {
-                b.write_all(&byte).await.expect("write");
-            }
-        };
-        let client = async move {
-            let started = Instant::now();
-            let mut byte = [1u8; 1];
-            for _ in 0..trips {
-                a.write_all(&byte).await.expect("write");
-                a.read_exact(&mut byte).await.expect("read");
-            }
-            let elapsed = started.elapsed();
-            a.shutdown().await.expect("shutdown");
-            elapsed
-        };
-        futures_util::future::join(echo, client).await.1
-    }
-
-    /// As [`flow::local_stream`](super::flow::local_stream).
-    pub(crate) async fn local_stream<W, R>(mut a: W, mut b: R, total: u64, size: usize) -> Duration
-    where
-        W: AsyncWrite + Unpin,
-        R: AsyncRead + Unpin,
-    {
-        let started = Instant::now();
-        let buf = vec![3u8; size];
-        let writer = async {
-            for _ in 0..total / size as u64 {
-                a.write_all(&buf).await.expect("write");
-            }
-            a.shutdown().await.expect("shutdown");
-        };
-        let (_, got) = futures_util::future::join(writer, drain(&mut b)).await;
-        assert_eq!(got, total);
-        started.elapsed()
-    }
+    };
 }
 
-/// Over `futures-io`'s `AsyncRead` and `AsyncWrite`. A writer finishes by
-/// dropping its end (async-io's `close` sends no FIN; the last handle's
-/// drop closes the socket).
-pub(crate) mod fio {
-    use std::time::{Duration, Instant};
+raw_workloads!(
+    /// Over tokio's `AsyncRead` and `AsyncWrite`.
+    tokio_raw,
+    tokio::io,
+    shutdown
+);
 
-    use futures_util::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-
-    use crate::rows::Runtime;
-
-    /// Reads to end of file into a 64 KiB buffer; returns the byte count.
-    pub(crate) async fn drain<S: AsyncRead + Unpin>(reader: &mut S) -> u64 {
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut got = 0;
-        loop {
-            let n = reader.read(&mut buf).await.expect("read");
-            if n == 0 {
-                return got;
-            }
-            got += n as u64;
-        }
-    }
-
-    /// As [`flow::bulk`](super::flow::bulk), with `write_all`s.
-    pub(crate) async fn bulk<R, S>((mut a, mut b): (S, S), total: u64, chunk: usize) -> Duration
-    where
-        R: Runtime,
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let started = Instant::now();
-        let writer = R::spawn(async move {
-            let buf = vec![7u8; chunk];
-            for _ in 0..total / chunk as u64 {
-                a.write_all(&buf).await.expect("write");
-            }
-            a.flush().await.expect("flush");
-            drop(a);
-        });
-        assert_eq!(drain(&mut b).await, total);
-        writer.await;
-        started.elapsed()
-    }
-
-    /// As [`flow::burst`](super::flow::burst), with one `write_all` per message.
-    pub(crate) async fn burst<R, S>((mut a, mut b): (S, S), messages: u64, size: usize) -> Duration
-    where
-        R: Runtime,
-        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    {
-        let started = Instant::now();
-        let writer = R::spawn(async move {
-            let msg = vec![9u8; size];
-            for _ in 0..messages {
-                a.write_all(&msg).await.expect("write");
-            }
-            a.flush().await.expect("flush");
-            drop(a);
-        });
-        assert_eq!(drain(&mut b).await, messages * size as u64);
-        writer.await;
-        started.elapsed()
-    }
-
-    /// As [`flow::pingpong`](super::flow::pingpong).
-    pub(crate) async fn pingpong<S: AsyncRead + AsyncWrite + Unpin>((mut a, mut b): (S, S), trips: u64) -> Duration {
-        let echo = async move {
-            let mut byte = [0u8; 1];
-            while b.read(&mut byte).await.expect("read") == 1 {
-                b.write_all(&byte).await.expect("write");
-            }
-        };
-        let client = async move {
-            let started = Instant::now();
-            let mut byte = [1u8; 1];
-            for _ in 0..trips {
-                a.write_all(&byte).await.expect("write");
-                a.read_exact(&mut byte).await.expect("read");
-            }
-            let elapsed = started.elapsed();
-            drop(a);
-            elapsed
-        };
-        futures_util::future::join(echo, client).await.1
-    }
-
-    /// As [`flow::local_stream`](super::flow::local_stream), closing the
-    /// writer at the end (a pipe's close is its end of file).
-    pub(crate) async fn local_stream<W, R>(mut a: W, mut b: R, total: u64, size: usize) -> Duration
-    where
-        W: AsyncWrite + Unpin,
-        R: AsyncRead + Unpin,
-    {
-        let started = Instant::now();
-        let buf = vec![3u8; size];
-        let writer = async {
-            for _ in 0..total / size as u64 {
-                a.write_all(&buf).await.expect("write");
-            }
-            a.close().await.expect("close");
-        };
-        let (_, got) = futures_util::future::join(writer, drain(&mut b)).await;
-        assert_eq!(got, total);
-        started.elapsed()
-    }
-}
+raw_workloads!(
+    /// Over `futures-io`'s `AsyncRead` and `AsyncWrite`.
+    fio,
+    futures_util::io,
+    close
+);
