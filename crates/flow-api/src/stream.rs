@@ -14,7 +14,8 @@ use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::Shutdown as NetShutdown;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker, ready};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes};
@@ -70,6 +71,22 @@ pub trait ByteStream: Unpin {
     fn broken_pipe_kind(&self) -> ErrorKind {
         ErrorKind::Reset
     }
+
+    /// Whether shutting the socket's read direction down makes the kernel
+    /// refuse what the peer sends next. A Unix socket does (the peer's
+    /// writes fail), and [`StreamFlow`] shuts its read direction down on
+    /// `shutdown(Read)`. TCP on Linux does not: it keeps queueing the
+    /// peer's data, which then stalls once the buffers are full, and reads
+    /// report end of file whenever the queue is empty, so the peer's real
+    /// end cannot be told. For such a socket, [`StreamFlow`] leaves the
+    /// read direction open and discards what arrives itself.
+    ///
+    /// The default follows [`broken_pipe_kind`](ByteStream::broken_pipe_kind):
+    /// a socket whose broken pipe means that the peer stopped reading
+    /// ([`ErrorKind::Closed`]) refuses data once its own reading stopped.
+    fn refuses_after_shutdown_read(&self) -> bool {
+        self.broken_pipe_kind() == ErrorKind::Closed
+    }
 }
 
 /// Makes a future that completes after the given duration: the runtime's
@@ -88,16 +105,70 @@ const WRITE_HIGH_WATER: usize = 256 * 1024;
 /// Buffers per vectored write: `IOV_MAX` on Linux and macOS, so that a burst
 /// of small messages goes out in as few system calls as the kernel allows.
 const MAX_IOVECS: usize = 1024;
+/// What one poll of the flow discards at most, so that a peer that sends
+/// faster than the flow reads cannot keep the caller in that poll.
+const DISCARD_PER_POLL: usize = 256 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ReadState {
     Open,
     /// The peer finished; reads return end of file.
     Eof,
-    /// Shut down locally; reads return end of file.
+    /// Shut down locally; reads return end of file, and what the peer
+    /// still sends is read and discarded until its end of file.
+    Discarding,
+    /// Shut down locally, nothing left to discard; reads return end of file.
     Shut,
+    /// Shut down locally, and the socket failed while discarding: reads
+    /// return end of file, close reports this kind.
+    ShutFailed(ErrorKind),
     /// The socket failed; reads return this kind.
     Failed(ErrorKind),
+}
+
+/// Which side of the flow polls the discarding read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Read,
+    Write,
+}
+
+/// The socket keeps one read waker, and both sides of the flow wait on the
+/// discarding read: a reader after `shutdown(Read)`, and a writer whose
+/// peer cannot take what it flushes until its own writes went through. The
+/// socket gets this one waker, which wakes both, so that one side's poll
+/// does not replace the other's registration.
+#[derive(Debug, Default)]
+struct DrainWakers {
+    read: Mutex<Option<Waker>>,
+    write: Mutex<Option<Waker>>,
+}
+
+impl DrainWakers {
+    fn register(&self, side: Side, waker: &Waker) {
+        let slot = match side {
+            Side::Read => &self.read,
+            Side::Write => &self.write,
+        };
+        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if !slot.as_ref().is_some_and(|old| old.will_wake(waker)) {
+            *slot = Some(waker.clone());
+        }
+    }
+}
+
+impl Wake for DrainWakers {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let read = self.read.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let write = self.write.lock().unwrap_or_else(PoisonError::into_inner).take();
+        for waker in [read, write].into_iter().flatten() {
+            waker.wake();
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,14 +198,29 @@ enum CloseState {
 ///   peer reads end of file while this side keeps reading.
 /// - A peer reset is [`ErrorKind::Reset`] on reads and writes (a broken pipe
 ///   the flow did not cause itself is a reset too).
+/// - `shutdown(Read)`: reads return end of file at once, and what the
+///   peer sends from then on (and what was in flight) is read from the
+///   socket and dropped, until the peer's end of file or a socket error,
+///   so that the peer's writes never stall on a full receive buffer. The
+///   flow discards while it is polled for anything (read, write readiness,
+///   flush, shutdown, close), at most 256 KiB per poll, and the polling
+///   task is woken when more arrives: a flow that nobody polls discards
+///   nothing. A socket that refuses the peer's data itself once its read
+///   direction is shut (a Unix socket, see
+///   [`ByteStream::refuses_after_shutdown_read`]) is shut instead.
 /// - Close flushes, shuts down writing, discards what the peer still sends
-///   until its end of file, and completes then; a deadline (default
-///   [`DEFAULT_CLOSE_TIMEOUT`], see [`set_close_timeout`](StreamFlow::set_close_timeout))
-///   bounds it. The socket itself is released when the flow is dropped.
+///   until its end of file, and completes then, also after
+///   `shutdown(Read)`. It discards while it flushes too, so that two peers
+///   that both send a lot and then close do not wait for each other. A
+///   deadline (default [`DEFAULT_CLOSE_TIMEOUT`], see
+///   [`set_close_timeout`](StreamFlow::set_close_timeout)) bounds it. The
+///   socket itself is released when the flow is dropped.
 pub struct StreamFlow<S> {
     stream: S,
     read_buf: BytesMut,
     read: ReadState,
+    /// Made on the first discarding read; see [`DrainWakers`].
+    drain_wakers: Option<(Arc<DrainWakers>, Waker)>,
     queue: VecDeque<Bytes>,
     queued: usize,
     write: WriteState,
@@ -152,6 +238,7 @@ impl<S: ByteStream> StreamFlow<S> {
             stream,
             read_buf: BytesMut::new(),
             read: ReadState::Open,
+            drain_wakers: None,
             queue: VecDeque::new(),
             queued: 0,
             write: WriteState::Open,
@@ -202,7 +289,9 @@ impl<S: ByteStream> StreamFlow<S> {
     fn poll_read_some(&mut self, cx: &mut Context<'_>) -> Poll<Result<Chunk, Error>> {
         loop {
             match self.read {
-                ReadState::Eof | ReadState::Shut => return Poll::Ready(Ok(Chunk::Eof)),
+                ReadState::Eof | ReadState::Discarding | ReadState::Shut | ReadState::ShutFailed(_) => {
+                    return Poll::Ready(Ok(Chunk::Eof));
+                }
                 ReadState::Failed(kind) => {
                     return Poll::Ready(Err(Error::new(kind).context("the connection failed earlier")));
                 }
@@ -225,6 +314,79 @@ impl<S: ByteStream> StreamFlow<S> {
                     return Poll::Ready(Err(err));
                 }
             }
+        }
+    }
+
+    /// Reads what the socket has and drops it, spending `budget`: Ready
+    /// once the socket's read side is over (its end of file, or its error),
+    /// Pending otherwise, with the task woken when more arrives, or at once
+    /// if the budget ran out first.
+    fn poll_drain(&mut self, cx: &mut Context<'_>, side: Side, budget: &mut usize) -> Poll<Result<(), Error>> {
+        let (wakers, waker) = self.drain_wakers.get_or_insert_with(|| {
+            let wakers = Arc::new(DrainWakers::default());
+            let waker = Waker::from(Arc::clone(&wakers));
+            (wakers, waker)
+        });
+        wakers.register(side, cx.waker());
+        let waker = waker.clone();
+        let dcx = &mut Context::from_waker(&waker);
+        while *budget > 0 {
+            self.read_buf.clear();
+            let room = self.read_buf.capacity();
+            if room < READ_BUFFER && !self.read_buf.try_reclaim(READ_BUFFER) && room < MIN_READ_ROOM {
+                self.read_buf.reserve(READ_BUFFER);
+            }
+            match ready!(self.stream.poll_read_buf(dcx, &mut self.read_buf)) {
+                Ok(0) => return Poll::Ready(Ok(())),
+                Ok(n) => *budget = budget.saturating_sub(n),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Poll::Ready(Err(Error::from(err))),
+            }
+        }
+        self.read_buf.clear();
+        // More may be waiting, and no registration would report it.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Discards what the peer sends, while the socket's read side is the
+    /// flow's to empty: after a local `shutdown(Read)`, or (with `closing`)
+    /// during close. Keeps the outcome in the read state; Ready once the
+    /// peer's writes are over.
+    fn poll_discard(
+        &mut self,
+        cx: &mut Context<'_>,
+        side: Side,
+        closing: bool,
+        budget: &mut usize,
+    ) -> Poll<Result<(), Error>> {
+        match self.read {
+            ReadState::Discarding => {}
+            ReadState::Open if closing => {}
+            ReadState::Open => return Poll::Pending,
+            ReadState::Eof | ReadState::Shut => return Poll::Ready(Ok(())),
+            ReadState::Failed(kind) | ReadState::ShutFailed(kind) => {
+                return Poll::Ready(Err(Error::new(kind).context("the connection failed earlier")));
+            }
+        }
+        let result = ready!(self.poll_drain(cx, side, budget));
+        let shut = self.read == ReadState::Discarding;
+        self.read = match (&result, shut) {
+            (Ok(()), false) => ReadState::Eof,
+            (Ok(()), true) => ReadState::Shut,
+            (Err(err), false) => ReadState::Failed(err.kind()),
+            (Err(err), true) => ReadState::ShutFailed(err.kind()),
+        };
+        self.read_buf = BytesMut::new();
+        Poll::Ready(result)
+    }
+
+    /// Discards after `shutdown(Read)`, from any poll but close's; its
+    /// outcome is in the read state, and the poll goes on with its own job.
+    fn discard_while_polled(&mut self, cx: &mut Context<'_>, side: Side) {
+        if self.read == ReadState::Discarding {
+            let mut budget = DISCARD_PER_POLL;
+            let _ = self.poll_discard(cx, side, false, &mut budget);
         }
     }
 
@@ -337,20 +499,34 @@ impl<S: ByteStream> StreamFlow<S> {
 
 impl<S: ByteStream> FlowRead for StreamFlow<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Chunk, Error>> {
-        self.get_mut().poll_read_some(cx)
+        let this = self.get_mut();
+        this.discard_while_polled(cx, Side::Read);
+        this.poll_read_some(cx)
     }
 
     fn poll_shutdown_read(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
-        if matches!(this.read, ReadState::Open | ReadState::Eof) {
-            this.read = ReadState::Shut;
-            this.read_buf = BytesMut::new();
-            match ready!(this.stream.poll_shutdown(cx, NetShutdown::Read)) {
-                Ok(()) => {}
-                Err(err) if err.kind() == io::ErrorKind::NotConnected => {}
-                Err(err) => return Poll::Ready(Err(err.into())),
+        match this.read {
+            ReadState::Open if this.stream.refuses_after_shutdown_read() => {
+                this.read = ReadState::Shut;
+                this.read_buf = BytesMut::new();
+                match ready!(this.stream.poll_shutdown(cx, NetShutdown::Read)) {
+                    Ok(()) => {}
+                    Err(err) if err.kind() == io::ErrorKind::NotConnected => {}
+                    Err(err) => return Poll::Ready(Err(err.into())),
+                }
             }
+            // The socket's read direction stays open: see
+            // `ByteStream::refuses_after_shutdown_read`.
+            ReadState::Open => this.read = ReadState::Discarding,
+            // Nothing more comes.
+            ReadState::Eof => {
+                this.read = ReadState::Shut;
+                this.read_buf = BytesMut::new();
+            }
+            ReadState::Discarding | ReadState::Shut | ReadState::ShutFailed(_) | ReadState::Failed(_) => {}
         }
+        this.discard_while_polled(cx, Side::Read);
         Poll::Ready(Ok(()))
     }
 }
@@ -358,6 +534,7 @@ impl<S: ByteStream> FlowRead for StreamFlow<S> {
 impl<S: ByteStream> FlowWrite for StreamFlow<S> {
     fn poll_write_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
         let this = self.get_mut();
+        this.discard_while_polled(cx, Side::Write);
         if let Some(refusal) = this.write_refusal() {
             return Poll::Ready(Err(refusal));
         }
@@ -386,6 +563,7 @@ impl<S: ByteStream> FlowWrite for StreamFlow<S> {
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
         let this = self.get_mut();
+        this.discard_while_polled(cx, Side::Write);
         match this.write {
             WriteState::Failed(_) => match this.write_refusal() {
                 Some(refusal) => Poll::Ready(Err(refusal)),
@@ -398,11 +576,14 @@ impl<S: ByteStream> FlowWrite for StreamFlow<S> {
     }
 
     fn poll_shutdown_write(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        self.get_mut().poll_finish_writes(cx)
+        let this = self.get_mut();
+        this.discard_while_polled(cx, Side::Write);
+        this.poll_finish_writes(cx)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
+        let mut budget = DISCARD_PER_POLL;
         loop {
             match this.close {
                 CloseState::Done => return Poll::Ready(Ok(())),
@@ -412,23 +593,31 @@ impl<S: ByteStream> FlowWrite for StreamFlow<S> {
                     }
                     this.close = CloseState::ShuttingDown;
                 }
-                CloseState::ShuttingDown => match this.poll_finish_writes(cx) {
-                    Poll::Ready(Ok(())) => this.close = CloseState::Draining,
-                    Poll::Ready(Err(err)) => {
-                        this.abandon(cx);
-                        return Poll::Ready(Err(err));
+                CloseState::ShuttingDown => {
+                    // Discard while flushing, the outcome kept for Draining: a
+                    // peer that itself waits for room to send reads nothing
+                    // until then, and two such peers would wait for each other.
+                    let _ = this.poll_discard(cx, Side::Write, true, &mut budget);
+                    match this.poll_finish_writes(cx) {
+                        Poll::Ready(Ok(())) => this.close = CloseState::Draining,
+                        Poll::Ready(Err(err)) => {
+                            this.abandon(cx);
+                            return Poll::Ready(Err(err));
+                        }
+                        Poll::Pending => {
+                            ready!(this.poll_deadline(cx));
+                            this.abandon(cx);
+                            return Poll::Ready(Err(Error::new(ErrorKind::TimedOut).context(
+                                "close: the peer did not take the remaining data before the close deadline",
+                            )));
+                        }
                     }
-                    Poll::Pending => {
-                        ready!(this.poll_deadline(cx));
-                        this.abandon(cx);
-                        return Poll::Ready(Err(Error::new(ErrorKind::TimedOut)
-                            .context("close: the peer did not take the remaining data before the close deadline")));
-                    }
-                },
-                CloseState::Draining => match this.poll_read_some(cx) {
-                    // What the peer sends while we close is discarded.
-                    Poll::Ready(Ok(Chunk::Data(_))) => {}
-                    Poll::Ready(Ok(Chunk::Eof)) => {
+                }
+                // After shutdown(Read) too: the peer's writes are over only at
+                // its end of file, and a close that completed earlier would
+                // leave them to stall (or to a reset, once the socket is gone).
+                CloseState::Draining => match this.poll_discard(cx, Side::Write, true, &mut budget) {
+                    Poll::Ready(Ok(())) => {
                         this.abandon(cx);
                         return Poll::Ready(Ok(()));
                     }

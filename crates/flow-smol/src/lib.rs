@@ -71,6 +71,13 @@ macro_rules! byte_stream {
             /// Runs a non-blocking write until it does not block, waiting
             /// for writability in between with a future kept across polls
             /// (as async-net does), so that no readiness event is lost.
+            ///
+            /// A pending registration is kept until it fires, also when a
+            /// later write goes through without it: its waker may belong to
+            /// another caller of the flow, parked on it (a TLS flow's writer,
+            /// while its read path pushed records), and dropping it would
+            /// leave that caller without a wake-up for good. A registration
+            /// that fired meanwhile costs one more write attempt.
             fn poll_writing(
                 &mut self,
                 cx: &mut std::task::Context<'_>,
@@ -79,16 +86,14 @@ macro_rules! byte_stream {
                 loop {
                     match write(self.io.get_ref()) {
                         Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
-                        other => {
-                            self.writable = None;
-                            return std::task::Poll::Ready(other);
-                        }
+                        other => return std::task::Poll::Ready(other),
                     }
                     let io = &self.io;
                     let writable = self
                         .writable
                         .get_or_insert_with(|| std::sync::Arc::clone(io).writable_owned());
                     let result = std::task::ready!(std::future::Future::poll(std::pin::Pin::new(writable), cx));
+                    // It fired: the next wait needs a fresh one.
                     self.writable = None;
                     result?;
                 }
@@ -102,6 +107,8 @@ macro_rules! byte_stream {
                 buf: &mut flow_api::stream::BytesMut,
             ) -> std::task::Poll<std::io::Result<usize>> {
                 use std::io::Read;
+                // As for writes, a pending registration lives until it fires:
+                // see `poll_writing`.
                 loop {
                     let socket = self.io.get_ref();
                     match self
@@ -109,16 +116,14 @@ macro_rules! byte_stream {
                         .read(buf, |spare| std::task::Poll::Ready((&*socket).read(spare)))
                     {
                         std::task::Poll::Ready(Err(err)) if err.kind() == std::io::ErrorKind::WouldBlock => {}
-                        other => {
-                            self.readable = None;
-                            return other;
-                        }
+                        other => return other,
                     }
                     let io = &self.io;
                     let readable = self
                         .readable
                         .get_or_insert_with(|| std::sync::Arc::clone(io).readable_owned());
                     let result = std::task::ready!(std::future::Future::poll(std::pin::Pin::new(readable), cx));
+                    // It fired: the next wait needs a fresh one.
                     self.readable = None;
                     result?;
                 }

@@ -45,8 +45,10 @@ enum WriteState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CloseState {
     Open,
+    /// Handing what is left and `close_notify` to the underlying flow.
     ShuttingDown,
-    AwaitPeer,
+    /// The underlying flow's close: it sends all that, ends its writes and
+    /// waits for the peer's end under its own deadline.
     ClosingInner,
     Done,
 }
@@ -79,12 +81,17 @@ enum CloseState {
 ///   reading, but do not count on it with other TLS 1.2 implementations.
 /// - **`shutdown(Read)`** makes later reads return end of file and shuts the
 ///   underlying flow's read side, so the peer's later writes are discarded.
-/// - **`close`** is graceful: flush, `close_notify`, end of the underlying
-///   writes, then wait for the peer's `close_notify` (discarding data before
-///   it; an underlying end of file without `close_notify` also ends the
-///   wait, since that data would be discarded anyway), then close the
-///   underlying flow, which waits for the peer's end of writes. Bound it with
-///   [`close_within`](flow_api::FlowWriteExt::close_within).
+/// - **`close`** is graceful: the plaintext still queued and `close_notify`
+///   are encrypted and handed to the underlying flow at once (going over
+///   the bounds above by at most what they hold), then the underlying
+///   flow's own close sends them, ends its writes and waits for the peer's
+///   end of writes, discarding what arrives meanwhile: the peer's
+///   `close_notify` and any data before it, which close would discard
+///   anyway. So the whole close keeps the underlying flow's close deadline
+///   (30 s by default on TCP, `set_close_timeout` through
+///   [`get_mut`](TlsFlow::get_mut)), even against a peer that reads
+///   `close_notify` and then neither answers nor closes. Bound it further
+///   with [`close_within`](flow_api::FlowWriteExt::close_within).
 /// - A fatal TLS error (a bad record, an alert from the peer) fails both
 ///   directions with [`ErrorKind::Tls`], the rustls error as its source.
 ///
@@ -110,6 +117,11 @@ pub struct TlsFlow<F> {
     read: ReadState,
     write: WriteState,
     close: CloseState,
+    /// Buffers handed to the underlying flow so far, and whether it was
+    /// flushed since the last one: the read path compares them to tell
+    /// whether it made progress that the writer may be waiting for.
+    handed_over: u64,
+    inner_unflushed: bool,
     fanout: Arc<Fanout>,
     waker: Waker,
 }
@@ -138,6 +150,8 @@ impl<F> TlsFlow<F> {
             read: ReadState::Open,
             write: WriteState::Open,
             close: CloseState::Open,
+            handed_over: 0,
+            inner_unflushed: false,
             fanout,
             waker,
         }
@@ -202,16 +216,28 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
     /// plaintext) to the underlying flow, without flushing it. Ready once
     /// everything was handed over.
     fn poll_push(&mut self, icx: &mut Context<'_>, with_plain: bool) -> Poll<Result<(), WriteError>> {
+        self.push(Some(icx), with_plain)
+    }
+
+    /// [`poll_push`](TlsFlow::poll_push), or without a context the same
+    /// without waiting for the underlying flow's room (it never returns
+    /// `Pending` then).
+    fn push(&mut self, mut icx: Option<&mut Context<'_>>, with_plain: bool) -> Poll<Result<(), WriteError>> {
         loop {
             if let Some(out) = self.outgoing.take() {
-                match Pin::new(&mut self.inner).poll_write_ready(icx) {
-                    Poll::Pending => {
-                        self.outgoing = Some(out);
-                        return Poll::Pending;
+                if let Some(icx) = icx.as_deref_mut() {
+                    match Pin::new(&mut self.inner).poll_write_ready(icx) {
+                        Poll::Pending => {
+                            self.outgoing = Some(out);
+                            return Poll::Pending;
+                        }
+                        Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+                        Poll::Ready(Ok(())) => {}
                     }
-                    Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
-                    Poll::Ready(Ok(())) => Pin::new(&mut self.inner).start_write(out)?,
                 }
+                Pin::new(&mut self.inner).start_write(out)?;
+                self.handed_over += 1;
+                self.inner_unflushed = true;
             }
             if with_plain {
                 while let Some(front) = self.plain.front_mut() {
@@ -251,6 +277,12 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
     /// Pushes pending records and flushes, without waiting: from the read
     /// path and error paths (alerts, key update replies). A failure is kept
     /// as the write side's state.
+    ///
+    /// Progress here may be what the writer waits for: its records handed
+    /// over, its flush completed, or a failure it must report. The
+    /// underlying flow does not wake the writer for it (nothing blocked,
+    /// and a backend may drop a registration once a call went through), so
+    /// this wakes it: a spurious wake-up costs one poll, a lost one a hang.
     fn push_quietly(&mut self, icx: &mut Context<'_>) {
         if matches!(self.write, WriteState::Failed(_) | WriteState::Shut)
             && self.outgoing.is_none()
@@ -258,19 +290,34 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
         {
             return;
         }
+        let handed_over = self.handed_over;
+        let unflushed = self.inner_unflushed;
         let result = match self.poll_push(icx, false) {
-            Poll::Ready(Ok(())) => match Pin::new(&mut self.inner).poll_flush(icx) {
+            Poll::Ready(Ok(())) => match self.poll_flush_inner(icx) {
                 Poll::Ready(Err(err)) => Err(err),
                 _ => Ok(()),
             },
             Poll::Ready(Err(err)) => Err(err),
             Poll::Pending => Ok(()),
         };
-        if let Err(err) = result {
+        let flushed = unflushed && !self.inner_unflushed;
+        if let Err(err) = &result {
             if matches!(self.write, WriteState::Open | WriteState::Shutting) {
                 self.write = WriteState::Failed(err.kind());
             }
         }
+        if result.is_err() || flushed || self.handed_over != handed_over {
+            self.fanout.wake_write();
+        }
+    }
+
+    /// Flushes the underlying flow, noting when everything handed over is out.
+    fn poll_flush_inner(&mut self, icx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
+        let result = ready!(Pin::new(&mut self.inner).poll_flush(icx));
+        if result.is_ok() {
+            self.inner_unflushed = false;
+        }
+        Poll::Ready(result)
     }
 
     fn fail(&mut self, err: rustls::Error, what: &str, icx: &mut Context<'_>) -> Error {
@@ -279,6 +326,8 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
         self.read = ReadState::Failed(ErrorKind::Tls);
         if !matches!(self.write, WriteState::Shut) {
             self.write = WriteState::Failed(ErrorKind::Tls);
+            // A writer waiting for room must learn of the failure.
+            self.fanout.wake_write();
         }
         rustls_error(err, what)
     }
@@ -414,7 +463,7 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
         if let Err(err) = ready!(self.poll_push(icx, false)) {
             return Poll::Ready(Err(self.write_failed(err).into()));
         }
-        if let Err(err) = ready!(Pin::new(&mut self.inner).poll_flush(icx)) {
+        if let Err(err) = ready!(self.poll_flush_inner(icx)) {
             return Poll::Ready(Err(self.write_failed(err).into()));
         }
         if let Err(err) = ready!(Pin::new(&mut self.inner).poll_shutdown_write(icx)) {
@@ -422,6 +471,38 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
         }
         self.write = WriteState::Shut;
         Poll::Ready(Ok(()))
+    }
+
+    /// The first step of close: everything still to send and `close_notify`,
+    /// handed to the underlying flow without waiting for its room, so that
+    /// its close (and its deadline) covers sending them. What it takes over
+    /// its bound is at most the queued plaintext and what rustls holds.
+    fn hand_over_for_close(&mut self) -> Result<(), Error> {
+        match self.write {
+            WriteState::Shut => return Ok(()),
+            WriteState::Failed(kind) => {
+                return Err(Error::new(kind).context("the TLS connection failed earlier"));
+            }
+            WriteState::Open => {
+                if let Err(err) = self.hand_over(true) {
+                    return Err(self.write_failed(err).into());
+                }
+                self.conn.send_close_notify();
+                self.write = WriteState::Shutting;
+            }
+            WriteState::Shutting => {}
+        }
+        // Still Shutting: the underlying flow's close ends its writes. If
+        // this close is dropped, a shutdown(Write) would do it instead.
+        self.hand_over(false).map_err(|err| self.write_failed(err).into())
+    }
+
+    fn hand_over(&mut self, with_plain: bool) -> Result<(), WriteError> {
+        match self.push(None, with_plain) {
+            Poll::Ready(result) => result,
+            // Without a context nothing waits.
+            Poll::Pending => Ok(()),
+        }
     }
 
     fn abandon(&mut self) {
@@ -442,7 +523,7 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
         let icx = &mut Context::from_waker(&waker);
         loop {
             let flushed = match self.poll_push(icx, false) {
-                Poll::Ready(Ok(())) => match Pin::new(&mut self.inner).poll_flush(icx) {
+                Poll::Ready(Ok(())) => match self.poll_flush_inner(icx) {
                     Poll::Ready(Ok(())) => true,
                     Poll::Ready(Err(err)) => {
                         return Poll::Ready(Err(Error::from(err).context("sending the TLS handshake")));
@@ -547,7 +628,7 @@ impl<F: FlowRead + FlowWrite + Unpin> FlowWrite for TlsFlow<F> {
                 if let Err(err) = ready!(this.poll_push(icx, true)) {
                     return Poll::Ready(Err(this.write_failed(err)));
                 }
-                match ready!(Pin::new(&mut this.inner).poll_flush(icx)) {
+                match ready!(this.poll_flush_inner(icx)) {
                     Ok(()) => Poll::Ready(Ok(())),
                     Err(err) => Poll::Ready(Err(this.write_failed(err))),
                 }
@@ -571,25 +652,17 @@ impl<F: FlowRead + FlowWrite + Unpin> FlowWrite for TlsFlow<F> {
             match this.close {
                 CloseState::Done => return Poll::Ready(Ok(())),
                 CloseState::Open => this.close = CloseState::ShuttingDown,
-                CloseState::ShuttingDown => match ready!(this.poll_finish_writes(icx)) {
-                    Ok(()) => this.close = CloseState::AwaitPeer,
+                CloseState::ShuttingDown => match this.hand_over_for_close() {
+                    Ok(()) => this.close = CloseState::ClosingInner,
                     Err(err) => {
                         this.abandon();
                         return Poll::Ready(Err(err));
                     }
                 },
-                CloseState::AwaitPeer => match ready!(this.poll_read_plain(icx)) {
-                    // What the peer sends while we close is discarded.
-                    Ok(Chunk::Data(_)) => {}
-                    Ok(Chunk::Eof) => this.close = CloseState::ClosingInner,
-                    // The transport ended without close_notify: nothing is
-                    // lost that close would not discard anyway.
-                    Err(err) if err.kind() == ErrorKind::Truncated => this.close = CloseState::ClosingInner,
-                    Err(err) => {
-                        this.abandon();
-                        return Poll::Ready(Err(err));
-                    }
-                },
+                // No waiting at the TLS level, for the peer's close_notify or
+                // for room: a peer that reads close_notify and then neither
+                // answers nor closes would keep that pending for ever, out of
+                // reach of the underlying flow's deadline.
                 CloseState::ClosingInner => {
                     let result = ready!(Pin::new(&mut this.inner).poll_close(icx));
                     this.abandon();

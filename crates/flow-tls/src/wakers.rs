@@ -42,6 +42,16 @@ impl Fanout {
     pub(crate) fn register_write(&self, waker: &Waker) {
         Fanout::register(&self.write, waker);
     }
+
+    /// Wakes the writer alone: the read path made the progress it waits
+    /// for. The underlying flow would not: that progress came from calls
+    /// that did not block, so it has no wake-up pending for them.
+    pub(crate) fn wake_write(&self) {
+        let write = self.write.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(waker) = write {
+            waker.wake();
+        }
+    }
 }
 
 impl Wake for Fanout {
