@@ -3,7 +3,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod broken;
 pub mod tls;
 
 use std::path::PathBuf;

@@ -201,7 +201,12 @@ impl<F: Factory> Factory for TlsPairs<F> {
         // Records are decrypted into fresh buffers: never zero-copy. TLS 1.2
         // lets a peer discard what arrives after it sent close_notify
         // (RFC 5246, 7.2.1; OpenSSL does), so half-close is not promised.
-        self.inner.capabilities().zero_copy(false).half_close(!self.tls12)
+        // A dropped TLS end sends no close_notify: the peer reads Truncated.
+        self.inner
+            .capabilities()
+            .zero_copy(false)
+            .half_close(!self.tls12)
+            .abort_visible(true)
     }
 }
 

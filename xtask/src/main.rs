@@ -2,9 +2,10 @@
 //!
 //! - `ci`: everything CI checks: formatting, clippy per package with
 //!   warnings denied, the tests, and the docs with warnings denied.
-//! - `conformance [--backend NAME]... [--clause N|NAME]...`: the conformance
-//!   suite for every backend, printed as a matrix (clause by backend) and
-//!   written to `target/conformance/matrix.{md,json}`.
+//! - `conformance [--deep] [--backend NAME]... [--clause N|NAME]...`: the
+//!   conformance suite for every backend, printed as a matrix (clause by
+//!   backend) and written to `target/conformance/matrix.{md,json}`; `--deep`
+//!   runs 10,000 model-based cases (clause 24) per backend and variant.
 //! - `tidy`: the workspace conventions that keep the crates publishable.
 //! - `release <major|minor|patch|X.Y.Z> [--execute]`: see `release.rs`.
 //! - `deny`: `cargo deny check licenses bans sources`, installing cargo-deny
@@ -19,9 +20,10 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 const USAGE: &str = "usage: cargo xtask <command>
-  ci [--only STEP,...]     fmt, clippy (per package), test, features (of the facade), doc, deny, tidy
-  conformance [--backend NAME]... [--clause N|NAME]... [--list]
-                           the conformance matrix, also in target/conformance/
+  ci [--only STEP,...]     fmt, clippy (per package), test, third-party, features (of the facade), doc, deny, tidy, bench
+  conformance [--deep] [--backend NAME]... [--clause N|NAME]... [--list]
+                           the conformance matrix, also in target/conformance/;
+                           --deep: 10,000 model cases per backend and variant
   bench [--quick] [--only GROUP] [--rounds N] [--update-docs]
                            every backend against the raw runtime, as ratios
   tidy                     workspace conventions
@@ -117,7 +119,22 @@ fn facade_features(root: &Path) -> Result<Vec<String>, String> {
 }
 
 /// The steps of `cargo xtask ci`, in order.
-const CI_STEPS: &[&str] = &["fmt", "clippy", "test", "features", "doc", "deny", "tidy", "bench"];
+const CI_STEPS: &[&str] = &[
+    "fmt",
+    "clippy",
+    "test",
+    "third-party",
+    "features",
+    "doc",
+    "deny",
+    "tidy",
+    "bench",
+];
+
+/// The backend written outside the workspace, as a third party writes one
+/// (its own `[workspace]`, the flow crates by path): it must build, pass
+/// clippy and pass the suite exactly as the README says to run it.
+const THIRD_PARTY: &str = "tests/third-party-backend/Cargo.toml";
 
 /// `cargo xtask ci [--only STEP,...]`: every step, or the ones named.
 fn ci(root: &Path, args: &[String]) -> Result<(), String> {
@@ -161,6 +178,36 @@ fn ci(root: &Path, args: &[String]) -> Result<(), String> {
                 test.args(["test", "--workspace", "--all-features"]);
                 step("cargo test --workspace", test)?;
             }
+            "third-party" => {
+                let manifest = root.join(THIRD_PARTY);
+                let manifest = manifest.to_string_lossy();
+                let target = root.join("target/third-party");
+                let target = target.to_string_lossy();
+                let mut fmt = cargo(root);
+                fmt.args(["fmt", "--manifest-path", &manifest, "--", "--check"]);
+                step("third-party backend: cargo fmt --check", fmt)?;
+                let mut clippy = cargo(root);
+                clippy.args([
+                    "clippy",
+                    "--quiet",
+                    "--locked",
+                    "--all-targets",
+                    "--manifest-path",
+                    &manifest,
+                ]);
+                clippy.args(["--target-dir", &target, "--", "-D", "warnings"]);
+                step("third-party backend: cargo clippy", clippy)?;
+                let mut test = cargo(root);
+                test.args([
+                    "test",
+                    "--locked",
+                    "--manifest-path",
+                    &manifest,
+                    "--target-dir",
+                    &target,
+                ]);
+                step("third-party backend: the suite, as the README says", test)?;
+            }
             "features" => {
                 // The facade's features are additive: each alone, and none, build and test
                 // (all together is the workspace test above).
@@ -196,8 +243,16 @@ fn ci(root: &Path, args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// Model-based cases per backend and variant under `--deep`.
+const DEEP_MODEL_CASES: &str = "10000";
+
 fn conformance(root: &Path, args: &[String]) -> Result<(), String> {
+    let deep = args.iter().any(|a| a == "--deep");
+    let args: Vec<&String> = args.iter().filter(|a| *a != "--deep").collect();
     let mut run = cargo(root);
+    if deep {
+        run.env("FLOW_CONFORMANCE_MODEL_CASES", DEEP_MODEL_CASES);
+    }
     run.args([
         "run",
         "--quiet",

@@ -10,12 +10,14 @@ use flow_mem::{FaultConfig, Faulty};
 ///
 /// The two ends may be of different types and even different backends (a
 /// TLS client and a TLS server, a tokio client and a smol server). Data
-/// written on one end must be read on the other.
+/// written on one end must be read on the other. The ends need not be
+/// `Send`: a backend whose flows are not runs every clause but the `Send`
+/// check.
 pub trait Factory {
     /// The connecting end.
-    type Client: Flow + Send + Unpin + 'static;
+    type Client: Flow + Unpin + 'static;
     /// The accepting end.
-    type Server: Flow + Send + Unpin + 'static;
+    type Server: Flow + Unpin + 'static;
 
     /// Makes a fresh connected pair.
     ///
@@ -27,6 +29,14 @@ pub trait Factory {
     /// What the backend can do; clauses that need a capability it lacks are
     /// reported not applicable, with the reason.
     fn capabilities(&self) -> Capabilities;
+
+    /// Called by the suite before each clause with the clause's seed, so
+    /// that a factory with random choices of its own (like [`FaultyFactory`])
+    /// makes the same choices whenever that clause is replayed, whatever ran
+    /// before it. The default does nothing.
+    fn reseed(&self, seed: u64) {
+        let _ = seed;
+    }
 }
 
 /// What a backend can do, for the clauses that depend on it.
@@ -38,6 +48,7 @@ pub struct Capabilities {
     pub(crate) bounded: bool,
     pub(crate) half_close: bool,
     pub(crate) zero_copy: bool,
+    pub(crate) abort_visible: bool,
 }
 
 impl Capabilities {
@@ -47,7 +58,19 @@ impl Capabilities {
             bounded: true,
             half_close: true,
             zero_copy: false,
+            abort_visible: false,
         }
+    }
+
+    /// Whether dropping an end without closing it is visible to the peer as
+    /// an abort (an error of kind `Reset` or `Truncated`), not as a clean end
+    /// of file (clause 26). Memory, TLS and QUIC can tell the two apart; a
+    /// plain TCP socket dropped with nothing left to read sends a FIN, so
+    /// it cannot.
+    #[must_use]
+    pub const fn abort_visible(mut self, yes: bool) -> Self {
+        self.abort_visible = yes;
+        self
     }
 
     /// Whether a writer to a peer that does not read eventually waits
@@ -82,10 +105,14 @@ impl Default for Capabilities {
 
 /// Wraps another factory's ends in [`Faulty`]: seeded random chunking down to
 /// single bytes and interleaved `Pending`, what real networks do to data.
+///
+/// The fault seed of each pair derives from the seed of the clause being
+/// run (see [`Factory::reseed`]) and the pair's number within the clause, so
+/// a failure under faults replays from the clause and the base seed alone.
 #[derive(Debug)]
 pub struct FaultyFactory<F> {
     inner: F,
-    seed: u64,
+    seed: AtomicU64,
     next: AtomicU64,
     max_chunk: usize,
 }
@@ -95,7 +122,7 @@ impl<F> FaultyFactory<F> {
     pub fn new(inner: F, seed: u64) -> Self {
         FaultyFactory {
             inner,
-            seed,
+            seed: AtomicU64::new(seed),
             next: AtomicU64::new(0),
             max_chunk: 64 * 1024,
         }
@@ -110,12 +137,12 @@ impl<F> FaultyFactory<F> {
 
     /// The seed fault seeds derive from.
     pub fn seed(&self) -> u64 {
-        self.seed
+        self.seed.load(Ordering::Relaxed)
     }
 
     fn config(&self) -> FaultConfig {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        FaultConfig::new(self.seed.wrapping_add(n.wrapping_mul(0x9e37_79b9_7f4a_7c15))).max_chunk(self.max_chunk)
+        FaultConfig::new(self.seed().wrapping_add(n.wrapping_mul(0x9e37_79b9_7f4a_7c15))).max_chunk(self.max_chunk)
     }
 }
 
@@ -132,6 +159,12 @@ impl<F: Factory> Factory for FaultyFactory<F> {
         // Splitting buffers makes zero-copy unobservable; the rest carries over.
         self.inner.capabilities().zero_copy(false)
     }
+
+    fn reseed(&self, seed: u64) {
+        self.seed.store(seed, Ordering::Relaxed);
+        self.next.store(0, Ordering::Relaxed);
+        self.inner.reseed(seed);
+    }
 }
 
 impl<F: Factory> Factory for &F {
@@ -144,5 +177,9 @@ impl<F: Factory> Factory for &F {
 
     fn capabilities(&self) -> Capabilities {
         (**self).capabilities()
+    }
+
+    fn reseed(&self, seed: u64) {
+        (**self).reseed(seed);
     }
 }

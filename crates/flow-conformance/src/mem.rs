@@ -30,6 +30,9 @@ impl Factory for MemPairs {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::new().zero_copy(true).bounded(self.capacity != usize::MAX)
+        Capabilities::new()
+            .zero_copy(true)
+            .abort_visible(true)
+            .bounded(self.capacity != usize::MAX)
     }
 }

@@ -206,3 +206,53 @@ pub(crate) async fn poll_once<F: Future + Unpin>(future: &mut F) -> Option<F::Ou
     })
     .await
 }
+
+/// Hands `buf` to the flow straight through `start_write`, after waiting
+/// for room: what `write` does, minus its own shortcuts (flow-api's
+/// futures skip empty buffers, so only this reaches the backend with one).
+pub(crate) async fn start_raw<W: FlowWrite + Unpin>(w: &mut W, buf: Bytes) -> Result<(), WriteError> {
+    std::future::poll_fn(|cx| Pin::new(&mut *w).poll_write_ready(cx)).await?;
+    Pin::new(&mut *w).start_write(buf)
+}
+
+/// `shutdown(Write)` at poll level, for a write half.
+pub(crate) async fn shutdown_write<W: FlowWrite + Unpin>(w: &mut W) -> Result<(), Error> {
+    std::future::poll_fn(|cx| Pin::new(&mut *w).poll_shutdown_write(cx)).await
+}
+
+/// Reads chunks into a buffer and hands out exact lengths: a framing reader
+/// for request/response traffic.
+#[derive(Debug, Default)]
+pub(crate) struct Framed {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl Framed {
+    /// Reads until `len` bytes are buffered, then takes them. `None` at a
+    /// clean end of file before the first byte.
+    pub(crate) async fn take<R: FlowRead + Unpin>(&mut self, r: &mut R, len: usize) -> Result<Option<Vec<u8>>, Fail> {
+        while self.buf.len() - self.start < len {
+            match r.read().await.doing("read")? {
+                Chunk::Data(data) => {
+                    ensure!(!data.is_empty(), "read returned an empty buffer");
+                    if self.start > 0 && self.start == self.buf.len() {
+                        self.buf.clear();
+                        self.start = 0;
+                    }
+                    self.buf.extend_from_slice(&data);
+                }
+                Chunk::Eof if self.buf.len() == self.start => return Ok(None),
+                Chunk::Eof => {
+                    return Err(Fail::Failed(format!(
+                        "end of file in the middle of a message ({} of {len} bytes)",
+                        self.buf.len() - self.start
+                    )));
+                }
+            }
+        }
+        let out = self.buf[self.start..self.start + len].to_vec();
+        self.start += len;
+        Ok(Some(out))
+    }
+}

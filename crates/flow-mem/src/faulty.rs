@@ -100,6 +100,13 @@ pub struct Faulty<F> {
     read_count: u64,
     write_queue: VecDeque<Bytes>,
     write_count: u64,
+    /// The inner flow's write side was asked to shut down (or close): from
+    /// then on buffers go straight to it, so that its refusal is ours.
+    write_shutting: bool,
+    /// The inner flow's write side failed: the error is ours for good.
+    write_failed: Option<ErrorKind>,
+    /// Close completed (with success or not): writes are refused as Closed.
+    closed: bool,
 }
 
 impl<F> Faulty<F> {
@@ -113,6 +120,9 @@ impl<F> Faulty<F> {
             read_count: 0,
             write_queue: VecDeque::new(),
             write_count: 0,
+            write_shutting: false,
+            write_failed: None,
+            closed: false,
         }
     }
 
@@ -148,6 +158,11 @@ impl<F> Faulty<F> {
     }
 
     fn write_failure(&self) -> Option<WriteError> {
+        if let Some(kind) = self.write_failed {
+            return Some(WriteError::from(
+                Error::new(kind).context("the wrapped flow's write side failed earlier"),
+            ));
+        }
         match self.config.fail_write_after {
             Some((after, kind)) if self.write_count >= after => Some(WriteError::from(
                 Error::new(kind).context("fault injected by flow_mem::Faulty"),
@@ -161,16 +176,31 @@ impl<F: FlowWrite + Unpin> Faulty<F> {
     /// Passes the queued pieces on, each after the inner flow said it had room.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
         while let Some(piece) = self.write_queue.pop_front() {
-            match Pin::new(&mut self.inner).poll_write_ready(cx) {
-                Poll::Ready(Ok(())) => Pin::new(&mut self.inner).start_write(piece)?,
-                Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
+            let result = match Pin::new(&mut self.inner).poll_write_ready(cx) {
+                Poll::Ready(Ok(())) => Pin::new(&mut self.inner).start_write(piece),
+                Poll::Ready(Err(err)) => Err(err),
                 Poll::Pending => {
                     self.write_queue.push_front(piece);
                     return Poll::Pending;
                 }
+            };
+            if let Err(err) = result {
+                return Poll::Ready(Err(self.failed(err)));
             }
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// Keeps a write-side failure of the inner flow, so that later writes
+    /// fail too instead of queueing data that can never be sent.
+    fn failed(&mut self, err: WriteError) -> WriteError {
+        self.write_queue.clear();
+        if err.is_closed() {
+            self.write_shutting = true;
+        } else if self.write_failed.is_none() {
+            self.write_failed = Some(err.kind());
+        }
+        err
     }
 }
 
@@ -212,6 +242,12 @@ impl<F: FlowRead + Unpin> FlowRead for Faulty<F> {
 impl<F: FlowWrite + Unpin> FlowWrite for Faulty<F> {
     fn poll_write_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
         let this = self.get_mut();
+        if this.closed {
+            return Poll::Ready(Err(WriteError::Closed));
+        }
+        if this.write_shutting {
+            return Pin::new(&mut this.inner).poll_write_ready(cx);
+        }
         if let Some(failure) = this.write_failure() {
             return Poll::Ready(Err(failure));
         }
@@ -219,11 +255,22 @@ impl<F: FlowWrite + Unpin> FlowWrite for Faulty<F> {
             return Poll::Pending;
         }
         ready!(this.poll_drain(cx))?;
-        Pin::new(&mut this.inner).poll_write_ready(cx)
+        match ready!(Pin::new(&mut this.inner).poll_write_ready(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(err) => Poll::Ready(Err(this.failed(err))),
+        }
     }
 
     fn start_write(self: Pin<&mut Self>, mut buf: Bytes) -> Result<(), WriteError> {
         let this = self.get_mut();
+        if this.closed {
+            return Err(WriteError::Closed);
+        }
+        if this.write_shutting {
+            // The inner flow decides: it refuses once its write side is shut.
+            let result = Pin::new(&mut this.inner).start_write(buf);
+            return result.map_err(|err| this.failed(err));
+        }
         if let Some(failure) = this.write_failure() {
             return Err(failure);
         }
@@ -245,7 +292,9 @@ impl<F: FlowWrite + Unpin> FlowWrite for Faulty<F> {
             return Poll::Pending;
         }
         ready!(this.poll_drain(cx))?;
-        ready!(Pin::new(&mut this.inner).poll_flush(cx))?;
+        if let Err(err) = ready!(Pin::new(&mut this.inner).poll_flush(cx)) {
+            return Poll::Ready(Err(this.failed(err)));
+        }
         match this.write_failure() {
             Some(failure) => Poll::Ready(Err(failure)),
             None => Poll::Ready(Ok(())),
@@ -257,7 +306,12 @@ impl<F: FlowWrite + Unpin> FlowWrite for Faulty<F> {
         if this.inject_pending(cx) {
             return Poll::Pending;
         }
-        ready!(this.poll_drain(cx))?;
+        if let Err(err) = ready!(this.poll_drain(cx)) {
+            // The queue is gone with the failure: later writes go to the inner flow.
+            this.write_shutting = true;
+            return Poll::Ready(Err(err.into()));
+        }
+        this.write_shutting = true;
         Pin::new(&mut this.inner).poll_shutdown_write(cx)
     }
 
@@ -266,9 +320,16 @@ impl<F: FlowWrite + Unpin> FlowWrite for Faulty<F> {
         if this.inject_pending(cx) {
             return Poll::Pending;
         }
-        ready!(this.poll_drain(cx))?;
+        if let Err(err) = ready!(this.poll_drain(cx)) {
+            this.write_shutting = true;
+            this.closed = true;
+            return Poll::Ready(Err(err.into()));
+        }
         this.read_leftover = None;
-        Pin::new(&mut this.inner).poll_close(cx)
+        this.write_shutting = true;
+        let result = ready!(Pin::new(&mut this.inner).poll_close(cx));
+        this.closed = true;
+        Poll::Ready(result)
     }
 }
 

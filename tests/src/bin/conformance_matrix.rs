@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use flow_conformance::{Clause, FaultyFactory, MemPairs, Outcome, Report};
-use flow_tests::broken::{Breakage, BrokenPairs};
+use flow_conformance::{Clause, Defect, GalleryPairs, MemPairs, Outcome, Report, Runner};
 use flow_tests::tls::{
     TlsAsyncStd, TlsMem, TlsMem12, TlsOverFaultyMem, TlsOverFaultyMem12, TlsSmol, TlsTokio, TlsTokio12,
 };
@@ -56,7 +55,7 @@ fn parse() -> Result<Option<Options>, String> {
         match arg.as_str() {
             "--backend" => {
                 let name = args.next().ok_or("--backend needs a name")?;
-                let broken = name.strip_prefix("broken-").and_then(Breakage::find);
+                let broken = name.strip_prefix("broken-").and_then(Defect::find);
                 if !BACKENDS.contains(&name.as_str()) && broken.is_none() {
                     return Err(format!(
                         "unknown backend {name:?}; known: {}, and broken-NAME (see --list)",
@@ -76,8 +75,12 @@ fn parse() -> Result<Option<Options>, String> {
                 for b in BACKENDS {
                     println!("{b}");
                 }
-                for b in Breakage::ALL {
-                    println!("broken-{} (deliberately broken; only when named)", b.name());
+                for d in Defect::ALL {
+                    println!(
+                        "broken-{} (deliberately broken; only when named): {}",
+                        d.name(),
+                        d.describe()
+                    );
                 }
                 for c in Clause::ALL {
                     println!("{:>2} {}", c.number(), c.test_name());
@@ -96,21 +99,16 @@ fn parse() -> Result<Option<Options>, String> {
     Ok(Some(options))
 }
 
-/// The backend's report plainly, then under fault injection.
+/// The backend's reports: every variant (one task and separate tasks,
+/// plainly and under faults), each clause on its own thread under the
+/// watchdog.
 macro_rules! both {
     ($name:expr, $make:expr, $clauses:expr, $block_on:path) => {{
-        let seed = flow_conformance::base_seed();
-        let plain = $make();
-        let faulty = FaultyFactory::new($make(), seed);
-        [
-            $block_on(flow_conformance::run($name, &plain, $clauses, seed)),
-            $block_on(flow_conformance::run(
-                &format!("{} (faults)", $name),
-                &faulty,
-                $clauses,
-                seed,
-            )),
-        ]
+        Runner::new($name, $make, |future| {
+            $block_on(future);
+        })
+        .clauses($clauses)
+        .run()
     }};
 }
 
@@ -200,10 +198,10 @@ fn main() -> ExitCode {
                 &options.clauses,
                 async_std_block_on
             ),
-            other => match other.strip_prefix("broken-").and_then(Breakage::find) {
-                Some(breakage) => both!(
+            other => match other.strip_prefix("broken-").and_then(Defect::find) {
+                Some(defect) => both!(
                     other,
-                    || BrokenPairs(breakage),
+                    move || GalleryPairs(defect),
                     &options.clauses,
                     futures_executor::block_on
                 ),
@@ -276,7 +274,9 @@ fn print_matrix(reports: &[Report], clauses: &[Clause]) {
     for clause in clauses {
         println!("  {:>2} {}", clause.number(), clause.test_name());
     }
-    println!("+f: the same backend under fault injection (random chunking down to 1 byte, interleaved Pending)");
+    println!(
+        "+t: each end in its own task (its own thread for Send flows); +f: under fault injection (random chunking down to 1 byte, interleaved Pending); +tf: both"
+    );
     // Grouped by clause and reason: which backends each excuse covers.
     let mut not_applicable: BTreeMap<(u8, &str, &str), Vec<String>> = BTreeMap::new();
     for r in reports {
@@ -298,7 +298,10 @@ fn print_matrix(reports: &[Report], clauses: &[Clause]) {
 }
 
 fn short(backend: &str) -> String {
-    backend.replace(" (faults)", "+f")
+    backend
+        .replace(" (separate tasks, under faults)", "+tf")
+        .replace(" (one task, under faults)", "+f")
+        .replace(" (separate tasks)", "+t")
 }
 
 fn write_files(reports: &[Report], out: &std::path::Path) -> std::io::Result<()> {
