@@ -317,6 +317,10 @@ impl<F: FlowWrite + Unpin> FlowWrite for Faulty<F> {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
+        if this.closed {
+            // Closing again succeeds at once, whatever the first close said.
+            return Poll::Ready(Ok(()));
+        }
         if this.inject_pending(cx) {
             return Poll::Pending;
         }
