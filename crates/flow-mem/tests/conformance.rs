@@ -29,10 +29,3 @@ flow_conformance::suite! {
     factory: MemPairs { capacity: usize::MAX },
     block_on: |future| futures_executor::LocalPool::new().run_until(future),
 }
-
-// A tiny bound: every write waits for the reader.
-flow_conformance::suite! {
-    name: one_byte_suite,
-    factory: MemPairs { capacity: 1 },
-    block_on: futures_executor::block_on,
-}
