@@ -20,8 +20,8 @@ use futures_util::future::{Either, LocalBoxFuture, select};
 use crate::drive::{Drive, Mode, Program, Signal, program};
 use crate::pattern::Pattern;
 use crate::support::{
-    Check, Doing, Fail, Framed, Style, ensure, expect_closed, expect_eof, log_uniform, poll_once, receive, send,
-    shutdown_write, start_raw, yield_now,
+    Check, Doing, Fail, Framed, Style, ensure, expect_closed, expect_eof, linger, log_uniform, poll_once, receive,
+    send, shutdown_write, start_raw, yield_now,
 };
 use crate::timer::sleep;
 use crate::{Capabilities, Factory, Outcome};
@@ -164,7 +164,8 @@ fn sender<W: FlowWrite + Flow + Unpin + 'static>(
     program(move |mut w: W| async move {
         let mut rng = fastrand::Rng::with_seed(seed);
         send(&mut w, pattern, total, max, &mut rng, style).await?;
-        w.shutdown(Shutdown::Write).await.doing("shutdown(Write)")
+        w.shutdown(Shutdown::Write).await.doing("shutdown(Write)")?;
+        linger(&mut w).await
     })
 }
 
@@ -197,7 +198,8 @@ async fn check_read_never_empty<F: Factory>(cx: &Cx<'_, F>) -> Check {
             a.flush().await.doing("flush")?;
             offset += 1;
             ensure!(offset == 315, "internal: sent {offset} bytes, expected 315");
-            a.shutdown(Shutdown::Write).await.doing("shutdown(Write)")
+            a.shutdown(Shutdown::Write).await.doing("shutdown(Write)")?;
+            linger(&mut a).await
         }),
         program(move |mut b: F::Server| async move {
             receive(&mut b, pattern, 315).await?;
@@ -519,7 +521,8 @@ async fn check_writev_concatenates<F: Factory>(cx: &Cx<'_, F>) -> Check {
                     offset += len as u64;
                 }
             }
-            a.shutdown(Shutdown::Write).await.doing("shutdown(Write)")
+            a.shutdown(Shutdown::Write).await.doing("shutdown(Write)")?;
+            linger(&mut a).await
         }),
         receiver(pattern, total),
     )
@@ -552,7 +555,8 @@ async fn check_zero_length_write<F: Factory>(cx: &Cx<'_, F>) -> Check {
             a.flush().await.doing("flush")?;
             a.write(Bytes::new()).await.doing("zero-length write")?;
             a.write("!").await.doing("write")?;
-            a.shutdown(Shutdown::Write).await.doing("shutdown(Write)")
+            a.shutdown(Shutdown::Write).await.doing("shutdown(Write)")?;
+            linger(&mut a).await
         }),
         program(move |mut b: F::Server| async move {
             wrote_b.wait().await;
@@ -609,7 +613,8 @@ async fn check_backpressure<F: Factory>(cx: &Cx<'_, F>) -> Check {
             a.write(pattern.chunk(offset, 1000))
                 .await
                 .doing("write after backpressure")?;
-            a.shutdown(Shutdown::Write).await.doing("shutdown(Write)")
+            a.shutdown(Shutdown::Write).await.doing("shutdown(Write)")?;
+            linger(&mut a).await
         }),
         program(move |mut b: F::Server| async move {
             stalled_b.wait().await;

@@ -28,6 +28,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use flow_api::{Bytes, Chunk, Error, ErrorKind, Flow, WriteError};
+use futures_util::FutureExt;
 use futures_util::future::LocalBoxFuture;
 
 use crate::clauses::Cx;
@@ -693,6 +694,11 @@ impl<A: Flow + Unpin, B: Flow + Unpin> World<'_, A, B> {
                 }
                 if peer.dropped && matches!(kind, ErrorKind::Reset | ErrorKind::Truncated) {
                     m.read_error = Some(kind);
+                    if maybe_shut {
+                        // What arrived after close or shutdown(Read)
+                        // started was fair to discard.
+                        return Ok(());
+                    }
                     return lost_before_end(m.received, &peer, &kind_name(kind));
                 }
                 Err(format!("read: unexpected error {err} (kind {kind:?})"))
@@ -814,8 +820,11 @@ async fn run_case<F: Factory>(cx: &Cx<'_, F>, case: u64, steps: &[Step]) -> Resu
         caps: cx.caps(),
         _p: std::marker::PhantomData,
     });
+    // Which step runs: a panic in the backend is reported at its step.
+    let current = std::cell::Cell::new(0);
     let body = async {
         for (n, step) in steps.iter().enumerate() {
+            current.set(n);
             if step.action == Action::Yield {
                 yield_now().await;
                 continue;
@@ -832,14 +841,20 @@ async fn run_case<F: Factory>(cx: &Cx<'_, F>, case: u64, steps: &[Step]) -> Resu
                     as LocalBoxFuture<'_, Check>
             })
             .collect();
+        current.set(steps.len());
         Mode::Tasks
             .all(settle)
             .await
             .map_err(|fail| (steps.len(), format!("while settling: {}", fail_text(fail))))
     };
+    let body = std::panic::AssertUnwindSafe(body).catch_unwind();
     let limit = CASE_LIMIT.min(cx.limit / 3);
     match crate::timer::timeout(limit, body).await {
-        Some(result) => result,
+        Some(Ok(result)) => result,
+        Some(Err(panic)) => Err((
+            current.get(),
+            format!("the backend panicked: {}", crate::panic_message(&*panic)),
+        )),
         None => Err((
             steps.len(),
             format!("the case hung for {limit:?} (a lost wake-up, or an operation that never completes)"),

@@ -215,6 +215,23 @@ pub(crate) async fn start_raw<W: FlowWrite + Unpin>(w: &mut W, buf: Bytes) -> Re
     Pin::new(&mut *w).start_write(buf)
 }
 
+/// Keeps an end open until the peer is done with it, after this end shut
+/// down writing: reads (and drops) until end of file or an error.
+///
+/// A writer that returned at once would drop its end, which is an abort
+/// (clause 13). Over TCP, dropping a socket with unread data (a TLS 1.3
+/// session ticket, say) resets the connection, and the peer loses what it
+/// had not read yet: the clause would blame the backend for the clause's
+/// own abort.
+pub(crate) async fn linger<R: FlowRead + Unpin>(r: &mut R) -> Check {
+    loop {
+        match r.read().await {
+            Ok(Chunk::Data(_)) => {}
+            Ok(Chunk::Eof) | Err(_) => return Ok(()),
+        }
+    }
+}
+
 /// `shutdown(Write)` at poll level, for a write half.
 pub(crate) async fn shutdown_write<W: FlowWrite + Unpin>(w: &mut W) -> Result<(), Error> {
     std::future::poll_fn(|cx| Pin::new(&mut *w).poll_shutdown_write(cx)).await

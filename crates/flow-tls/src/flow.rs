@@ -69,6 +69,8 @@ enum CloseState {
 ///   the stream, so it is not a clean end. A read is cancel-safe: when it
 ///   returns `Pending`, no plaintext has been consumed (encrypted bytes may
 ///   have moved from the underlying flow into rustls, which keeps them).
+///   Once `close` started (even if its future was dropped), reads return
+///   end of file: the underlying flow's close discards what arrives.
 /// - **Writes** are encrypted into records and handed to the underlying flow
 ///   as few, large buffers (one per batch rustls produces). At most 64 KiB of
 ///   plaintext waits in this flow, and rustls holds at most 64 KiB of
@@ -383,6 +385,12 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
     }
 
     fn poll_read_plain(&mut self, icx: &mut Context<'_>) -> Poll<Result<Chunk, Error>> {
+        if self.close != CloseState::Open {
+            // Once close started, the underlying flow's close discards what
+            // arrives (the peer's close_notify included), so what it reads
+            // later may start in the middle of a record: reads end here.
+            return Poll::Ready(Ok(Chunk::Eof));
+        }
         loop {
             match self.read {
                 ReadState::Eof | ReadState::Shut => return Poll::Ready(Ok(Chunk::Eof)),

@@ -555,17 +555,17 @@ impl<F: FlowWrite + Unpin> FlowWrite for Channel<F> {
 
     fn start_write(self: Pin<&mut Self>, buf: Bytes) -> Result<(), WriteError> {
         let this = self.get_mut();
-        if buf.is_empty() {
-            return Ok(());
-        }
         if this.queued == 0 {
-            // Nothing waits before it: hand it over at once, so that the
-            // flow refuses it now if it is closed.
+            // Nothing waits before it: hand it over at once (even empty), so
+            // that the flow refuses it now if it is shut down or closed.
+            let empty = buf.is_empty();
             Pin::new(&mut this.flow).start_write(buf)?;
-            this.unflushed = true;
+            this.unflushed |= !empty;
             return Ok(());
         }
-        this.write(buf);
+        if !buf.is_empty() {
+            this.write(buf);
+        }
         Ok(())
     }
 
