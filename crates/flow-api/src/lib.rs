@@ -53,7 +53,7 @@
 mod error;
 mod ext;
 mod split;
-pub mod stream;
+mod time;
 
 use std::ops::DerefMut;
 use std::pin::Pin;
@@ -67,6 +67,7 @@ pub use crate::ext::{
     WriteFuture, WritevFuture,
 };
 pub use crate::split::{ReadHalf, ReuniteError, WriteHalf, split};
+pub use crate::time::{Sleep, Timer};
 
 /// The traits and types protocol code needs, in one import.
 pub mod prelude {
@@ -303,4 +304,67 @@ where
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.get_mut().as_mut().poll_close(cx)
     }
+}
+
+/// Implements [`FlowRead`] and [`FlowWrite`] for a wrapper type by
+/// forwarding to one of its fields, which must be a `Flow + Unpin`.
+///
+/// ```
+/// struct Metered {
+///     inner: flow_mem::MemFlow,
+///     label: &'static str,
+/// }
+///
+/// flow_api::forward_flow!(Metered => inner);
+/// ```
+#[macro_export]
+macro_rules! forward_flow {
+    ($ty:ty => $field:ident) => {
+        impl $crate::FlowRead for $ty {
+            fn poll_read(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::result::Result<$crate::Chunk, $crate::Error>> {
+                ::std::pin::Pin::new(&mut self.get_mut().$field).poll_read(cx)
+            }
+            fn poll_shutdown_read(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::result::Result<(), $crate::Error>> {
+                ::std::pin::Pin::new(&mut self.get_mut().$field).poll_shutdown_read(cx)
+            }
+        }
+        impl $crate::FlowWrite for $ty {
+            fn poll_write_ready(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::result::Result<(), $crate::WriteError>> {
+                ::std::pin::Pin::new(&mut self.get_mut().$field).poll_write_ready(cx)
+            }
+            fn start_write(
+                self: ::std::pin::Pin<&mut Self>,
+                buf: $crate::Bytes,
+            ) -> ::std::result::Result<(), $crate::WriteError> {
+                ::std::pin::Pin::new(&mut self.get_mut().$field).start_write(buf)
+            }
+            fn poll_flush(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::result::Result<(), $crate::WriteError>> {
+                ::std::pin::Pin::new(&mut self.get_mut().$field).poll_flush(cx)
+            }
+            fn poll_shutdown_write(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::result::Result<(), $crate::Error>> {
+                ::std::pin::Pin::new(&mut self.get_mut().$field).poll_shutdown_write(cx)
+            }
+            fn poll_close(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::result::Result<(), $crate::Error>> {
+                ::std::pin::Pin::new(&mut self.get_mut().$field).poll_close(cx)
+            }
+        }
+    };
 }

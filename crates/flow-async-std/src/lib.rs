@@ -21,7 +21,7 @@
 //! # }
 //! ```
 //!
-//! Every flow keeps the contract through [`flow_api::stream::StreamFlow`].
+//! Every flow keeps the contract through [`flow_socket::StreamFlow`].
 //! async-std's own `close` only flushes and sends no FIN: this crate's
 //! `shutdown(Write)` calls the socket's `shutdown`, so the peer reads end of
 //! file. Resets are [`ErrorKind::Reset`](flow_api::ErrorKind::Reset), and
@@ -35,43 +35,58 @@ mod tcp;
 #[cfg(unix)]
 mod unix;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 pub use crate::tcp::{TcpFlow, TcpListener};
 #[cfg(unix)]
 pub use crate::unix::{UnixFlow, UnixListener};
 
-/// The runtime's sleep, for close deadlines.
-fn sleep(duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    Box::pin(async_std::task::sleep(duration))
+/// async-std's timer (`async_std::task::sleep`).
+///
+/// The flows of this crate use it for their close deadlines; give it to
+/// anything else that takes a [`Timer`](flow_api::Timer), such as a TLS
+/// handshake deadline.
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct AsyncStdTimer;
+
+impl AsyncStdTimer {
+    /// The timer, shared.
+    pub fn shared() -> std::sync::Arc<dyn flow_api::Timer> {
+        std::sync::Arc::new(AsyncStdTimer)
+    }
+}
+
+impl flow_api::Timer for AsyncStdTimer {
+    fn sleep(&self, duration: Duration) -> flow_api::Sleep {
+        Box::pin(async_std::task::sleep(duration))
+    }
 }
 
 /// Defines a newtype over an async-std stream and its
-/// [`ByteStream`](flow_api::stream::ByteStream) impl, through the stream's
+/// [`ByteStream`](flow_socket::ByteStream) impl, through the stream's
 /// own `futures-io` implementation.
 macro_rules! byte_stream {
     ($name:ident, $stream:ty, $broken_pipe:expr) => {
         pub(crate) struct $name {
             pub(crate) stream: $stream,
-            reads: flow_api::stream::ZeroedReads,
+            reads: flow_socket::ZeroedReads,
         }
 
         impl $name {
             pub(crate) fn new(stream: $stream) -> Self {
                 $name {
                     stream,
-                    reads: flow_api::stream::ZeroedReads::default(),
+                    reads: flow_socket::ZeroedReads::default(),
                 }
             }
         }
 
-        impl flow_api::stream::ByteStream for $name {
+        impl flow_socket::ByteStream for $name {
             fn poll_read_buf(
                 &mut self,
                 cx: &mut std::task::Context<'_>,
-                buf: &mut flow_api::stream::BytesMut,
+                buf: &mut flow_socket::BytesMut,
             ) -> std::task::Poll<std::io::Result<usize>> {
                 let stream = &mut self.stream;
                 self.reads.read(buf, |spare| {

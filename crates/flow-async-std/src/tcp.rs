@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use async_std::net::ToSocketAddrs;
 use flow_api::Error;
-use flow_api::stream::StreamFlow;
+use flow_socket::StreamFlow;
 
 crate::byte_stream!(Tcp, async_std::net::TcpStream, flow_api::ErrorKind::Reset);
 
@@ -35,11 +35,11 @@ impl TcpFlow {
     pub fn from_stream(stream: async_std::net::TcpStream) -> Result<TcpFlow, Error> {
         stream.set_nodelay(true)?;
         Ok(TcpFlow {
-            inner: StreamFlow::new(Tcp::new(stream)).with_sleep(crate::sleep),
+            inner: StreamFlow::new(Tcp::new(stream)).with_timer(crate::AsyncStdTimer::shared()),
         })
     }
 
-    flow_api::tcp_flow_options!(stream);
+    flow_socket::tcp_flow_options!(stream);
 
     /// The underlying async-std stream. Reading or writing it directly
     /// bypasses the flow's buffers.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_std::os::unix::net::SocketAddr;
 use flow_api::Error;
-use flow_api::stream::StreamFlow;
+use flow_socket::StreamFlow;
 
 crate::byte_stream!(Unix, async_std::os::unix::net::UnixStream, flow_api::ErrorKind::Closed);
 
@@ -43,7 +43,7 @@ impl UnixFlow {
     /// Wraps a connected async-net stream.
     pub fn from_stream(stream: async_std::os::unix::net::UnixStream) -> UnixFlow {
         UnixFlow {
-            inner: StreamFlow::new(Unix::new(stream)).with_sleep(crate::sleep),
+            inner: StreamFlow::new(Unix::new(stream)).with_timer(crate::AsyncStdTimer::shared()),
         }
     }
 

@@ -1,9 +1,11 @@
 //! The whole conformance suite over loopback TCP and Unix sockets, plainly
 //! and under fault injection.
 
+flow_conformance::socket_factories!(AsyncStdTcp, AsyncStdUnix, flow_async_std);
+
 mod tcp {
     flow_conformance::suite! {
-        factory: flow_tests::AsyncStdTcp::default(),
+        factory: crate::AsyncStdTcp::default(),
         block_on: async_std::task::block_on,
     }
 }
@@ -11,7 +13,7 @@ mod tcp {
 #[cfg(unix)]
 mod unix {
     flow_conformance::suite! {
-        factory: flow_tests::AsyncStdUnix::default(),
+        factory: crate::AsyncStdUnix::default(),
         block_on: async_std::task::block_on,
     }
 }

@@ -3,11 +3,11 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-flow_tests::socket_tests!(flow_async_std, async_std::task::block_on);
+flow_conformance::socket_tests!(flow_async_std, async_std::task::block_on);
 
 #[test]
 fn client_and_server_as_spawned_tasks() {
-    async_std::task::block_on(flow_tests::within_limit(async {
+    async_std::task::block_on(flow_conformance::sockets::within_limit(async {
         let listener = flow_async_std::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = async_std::task::spawn(async move {

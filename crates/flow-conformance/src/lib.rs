@@ -68,6 +68,7 @@ mod model;
 mod pattern;
 mod report;
 mod runner;
+pub mod sockets;
 mod support;
 pub mod timer;
 
@@ -318,6 +319,7 @@ pub mod __private {
 
     use super::{Clause, Factory, Outcome, Runner, Variant};
 
+    pub use futures_util;
     pub use futures_util::future::LocalBoxFuture;
 
     /// Turns an outcome into a test result: panics on failure, says so on

@@ -56,7 +56,7 @@ pub struct Entry {
 /// The suite's results for one backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
-    /// The backend's name, as given to [`run`](crate::run).
+    /// The backend's name, as given to [`Runner::new`](crate::Runner::new).
     pub backend: String,
     /// One entry per clause run, in clause order.
     pub entries: Vec<Entry>,

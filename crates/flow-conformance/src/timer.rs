@@ -134,6 +134,26 @@ pub fn sleep(duration: Duration) -> Sleep {
     }
 }
 
+/// The same timer as a [`flow_api::Timer`], for whatever takes one (a
+/// socket's close deadline, a TLS handshake deadline) in a test that runs
+/// under any executor.
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct SuiteTimer;
+
+impl SuiteTimer {
+    /// The timer, shared.
+    pub fn shared() -> Arc<dyn flow_api::Timer> {
+        Arc::new(SuiteTimer)
+    }
+}
+
+impl flow_api::Timer for SuiteTimer {
+    fn sleep(&self, duration: Duration) -> flow_api::Sleep {
+        Box::pin(sleep(duration))
+    }
+}
+
 impl Sleep {
     /// Whether the deadline has passed.
     pub fn is_elapsed(&self) -> bool {

@@ -17,7 +17,7 @@
 //! # }
 //! ```
 //!
-//! Every flow keeps the contract through [`flow_api::stream::StreamFlow`]:
+//! Every flow keeps the contract through [`flow_socket::StreamFlow`]:
 //! reads into a reused buffer, vectored writes, a real half-close (async-io's
 //! own `close` only flushes and sends no FIN; this crate calls the socket's
 //! `shutdown`), resets reported as [`ErrorKind::Reset`](flow_api::ErrorKind::Reset),
@@ -31,29 +31,44 @@ mod tcp;
 #[cfg(unix)]
 mod unix;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 pub use crate::tcp::{TcpFlow, TcpListener};
 #[cfg(unix)]
 pub use crate::unix::{UnixFlow, UnixListener};
 
-/// The runtime's sleep, for close deadlines.
-fn sleep(duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    let timer = async_io::Timer::after(duration);
-    Box::pin(async move {
-        timer.await;
-    })
+/// async-io's timer (`async_io::Timer`), the one smol runs: its sleeps run on any executor.
+///
+/// The flows of this crate use it for their close deadlines; give it to
+/// anything else that takes a [`Timer`](flow_api::Timer), such as a TLS
+/// handshake deadline.
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct SmolTimer;
+
+impl SmolTimer {
+    /// The timer, shared.
+    pub fn shared() -> std::sync::Arc<dyn flow_api::Timer> {
+        std::sync::Arc::new(SmolTimer)
+    }
+}
+
+impl flow_api::Timer for SmolTimer {
+    fn sleep(&self, duration: Duration) -> flow_api::Sleep {
+        let timer = async_io::Timer::after(duration);
+        Box::pin(async move {
+            timer.await;
+        })
+    }
 }
 
 /// Defines a newtype over an async-io socket and its
-/// [`ByteStream`](flow_api::stream::ByteStream) impl.
+/// [`ByteStream`](flow_socket::ByteStream) impl.
 macro_rules! byte_stream {
     ($name:ident, $socket:ty, $broken_pipe:expr) => {
         pub(crate) struct $name {
             pub(crate) io: std::sync::Arc<async_io::Async<$socket>>,
-            reads: flow_api::stream::ZeroedReads,
+            reads: flow_socket::ZeroedReads,
             readable: Option<async_io::ReadableOwned<$socket>>,
             writable: Option<async_io::WritableOwned<$socket>>,
         }
@@ -62,7 +77,7 @@ macro_rules! byte_stream {
             pub(crate) fn new(io: std::sync::Arc<async_io::Async<$socket>>) -> Self {
                 $name {
                     io,
-                    reads: flow_api::stream::ZeroedReads::default(),
+                    reads: flow_socket::ZeroedReads::default(),
                     readable: None,
                     writable: None,
                 }
@@ -100,11 +115,11 @@ macro_rules! byte_stream {
             }
         }
 
-        impl flow_api::stream::ByteStream for $name {
+        impl flow_socket::ByteStream for $name {
             fn poll_read_buf(
                 &mut self,
                 cx: &mut std::task::Context<'_>,
-                buf: &mut flow_api::stream::BytesMut,
+                buf: &mut flow_socket::BytesMut,
             ) -> std::task::Poll<std::io::Result<usize>> {
                 use std::io::Read;
                 // As for writes, a pending registration lives until it fires:

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_io::Async;
 use async_net::AsyncToSocketAddrs;
 use flow_api::Error;
-use flow_api::stream::StreamFlow;
+use flow_socket::StreamFlow;
 
 crate::byte_stream!(Tcp, std::net::TcpStream, flow_api::ErrorKind::Reset);
 
@@ -38,11 +38,11 @@ impl TcpFlow {
         stream.set_nodelay(true)?;
         let io: Arc<Async<std::net::TcpStream>> = stream.into();
         Ok(TcpFlow {
-            inner: StreamFlow::new(Tcp::new(io)).with_sleep(crate::sleep),
+            inner: StreamFlow::new(Tcp::new(io)).with_timer(crate::SmolTimer::shared()),
         })
     }
 
-    flow_api::tcp_flow_options!(socket);
+    flow_socket::tcp_flow_options!(socket);
 
     /// The underlying socket. Reading or writing it directly bypasses the
     /// flow's buffers.

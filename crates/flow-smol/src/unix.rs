@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_io::Async;
 use flow_api::Error;
-use flow_api::stream::StreamFlow;
+use flow_socket::StreamFlow;
 
 crate::byte_stream!(Unix, std::os::unix::net::UnixStream, flow_api::ErrorKind::Closed);
 
@@ -44,7 +44,7 @@ impl UnixFlow {
     pub fn from_stream(stream: async_net::unix::UnixStream) -> UnixFlow {
         let io: Arc<Async<std::os::unix::net::UnixStream>> = stream.into();
         UnixFlow {
-            inner: StreamFlow::new(Unix::new(io)).with_sleep(crate::sleep),
+            inner: StreamFlow::new(Unix::new(io)).with_timer(crate::SmolTimer::shared()),
         }
     }
 

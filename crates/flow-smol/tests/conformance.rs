@@ -1,9 +1,11 @@
 //! The whole conformance suite over loopback TCP and Unix sockets, plainly
 //! and under fault injection.
 
+flow_conformance::socket_factories!(SmolTcp, SmolUnix, flow_smol);
+
 mod tcp {
     flow_conformance::suite! {
-        factory: flow_tests::SmolTcp::default(),
+        factory: crate::SmolTcp::default(),
         block_on: smol::block_on,
     }
 }
@@ -11,7 +13,7 @@ mod tcp {
 #[cfg(unix)]
 mod unix {
     flow_conformance::suite! {
-        factory: flow_tests::SmolUnix::default(),
+        factory: crate::SmolUnix::default(),
         block_on: smol::block_on,
     }
 }

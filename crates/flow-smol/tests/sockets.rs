@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-flow_tests::socket_tests!(flow_smol, smol::block_on);
+flow_conformance::socket_tests!(flow_smol, smol::block_on);
 
 /// Client and server as tasks on an executor driven by two threads.
 #[test]
@@ -18,7 +18,7 @@ fn the_flow_runs_on_a_multi_threaded_executor() {
             std::thread::spawn(move || smol::block_on(executor.run(stopped.recv())))
         })
         .collect();
-    smol::block_on(flow_tests::within_limit(async {
+    smol::block_on(flow_conformance::sockets::within_limit(async {
         let listener = flow_smol::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = executor.spawn(async move {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use flow_api::{Error, ErrorKind, FlowRead, FlowWrite};
+use flow_api::{Error, ErrorKind, FlowRead, FlowWrite, Timer};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -14,7 +14,7 @@ use rustls::{
     ClientConfig, ClientConnection, Connection, RootCertStore, ServerConfig, ServerConnection, SupportedProtocolVersion,
 };
 
-use crate::flow::{Handshake, SleepFn, TlsFlow};
+use crate::flow::{Handshake, TlsFlow};
 
 /// The crypto provider flow-tls uses: rustls's *ring* provider, passed
 /// explicitly to every configuration (no process-wide default needed).
@@ -134,7 +134,7 @@ pub fn native_roots() -> Result<RootCertStore, Error> {
 #[derive(Clone)]
 pub struct TlsConnector {
     config: Arc<ClientConfig>,
-    timeout: Option<(Duration, SleepFn)>,
+    timeout: Option<(Duration, Arc<dyn Timer>)>,
 }
 
 impl TlsConnector {
@@ -158,11 +158,11 @@ impl TlsConnector {
     }
 
     /// Bounds every handshake: one that has not completed after `timeout`
-    /// fails with [`ErrorKind::TimedOut`]. `sleep` is the runtime's sleep
-    /// (for tokio: `|d| Box::pin(tokio::time::sleep(d))`).
+    /// fails with [`ErrorKind::TimedOut`]. `timer` is the runtime's timer
+    /// (`flow_tokio::TokioTimer::shared()`, `flow_smol::SmolTimer::shared()`...).
     #[must_use]
-    pub fn handshake_timeout(mut self, timeout: Duration, sleep: SleepFn) -> Self {
-        self.timeout = Some((timeout, sleep));
+    pub fn handshake_timeout(mut self, timeout: Duration, timer: Arc<dyn Timer>) -> Self {
+        self.timeout = Some((timeout, timer));
         self
     }
 
@@ -188,7 +188,7 @@ impl TlsConnector {
     /// underlying flow's error.
     pub fn connect<F: FlowRead + FlowWrite + Unpin>(&self, server_name: ServerName<'static>, flow: F) -> Handshake<F> {
         match ClientConnection::new(Arc::clone(&self.config), server_name) {
-            Ok(conn) => Handshake::new(TlsFlow::new(flow, Connection::Client(conn)), self.timeout),
+            Ok(conn) => Handshake::new(TlsFlow::new(flow, Connection::Client(conn)), self.timeout.clone()),
             Err(err) => Handshake::failed(config_error(err, "cannot start a TLS client connection")),
         }
     }
@@ -198,7 +198,7 @@ impl fmt::Debug for TlsConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsConnector")
             .field("alpn_protocols", &self.config.alpn_protocols)
-            .field("handshake_timeout", &self.timeout.map(|(timeout, _)| timeout))
+            .field("handshake_timeout", &self.timeout.as_ref().map(|(timeout, _)| timeout))
             .finish_non_exhaustive()
     }
 }
@@ -333,7 +333,7 @@ impl ClientBuilder {
 #[derive(Clone)]
 pub struct TlsAcceptor {
     config: Arc<ServerConfig>,
-    timeout: Option<(Duration, SleepFn)>,
+    timeout: Option<(Duration, Arc<dyn Timer>)>,
 }
 
 impl TlsAcceptor {
@@ -366,10 +366,10 @@ impl TlsAcceptor {
     }
 
     /// Bounds every handshake: one that has not completed after `timeout`
-    /// fails with [`ErrorKind::TimedOut`]. `sleep` is the runtime's sleep.
+    /// fails with [`ErrorKind::TimedOut`]. `timer` is the runtime's timer.
     #[must_use]
-    pub fn handshake_timeout(mut self, timeout: Duration, sleep: SleepFn) -> Self {
-        self.timeout = Some((timeout, sleep));
+    pub fn handshake_timeout(mut self, timeout: Duration, timer: Arc<dyn Timer>) -> Self {
+        self.timeout = Some((timeout, timer));
         self
     }
 
@@ -394,7 +394,7 @@ impl TlsAcceptor {
     /// underlying flow's error.
     pub fn accept<F: FlowRead + FlowWrite + Unpin>(&self, flow: F) -> Handshake<F> {
         match ServerConnection::new(Arc::clone(&self.config)) {
-            Ok(conn) => Handshake::new(TlsFlow::new(flow, Connection::Server(conn)), self.timeout),
+            Ok(conn) => Handshake::new(TlsFlow::new(flow, Connection::Server(conn)), self.timeout.clone()),
             Err(err) => Handshake::failed(config_error(err, "cannot start a TLS server connection")),
         }
     }
@@ -404,7 +404,7 @@ impl fmt::Debug for TlsAcceptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsAcceptor")
             .field("alpn_protocols", &self.config.alpn_protocols)
-            .field("handshake_timeout", &self.timeout.map(|(timeout, _)| timeout))
+            .field("handshake_timeout", &self.timeout.as_ref().map(|(timeout, _)| timeout))
             .finish_non_exhaustive()
     }
 }

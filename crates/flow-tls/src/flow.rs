@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use bytes::Buf as _;
-use flow_api::{Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite, WriteError};
+use flow_api::{Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite, Sleep, Timer, WriteError};
 use rustls::pki_types::CertificateDer;
 use rustls::{Connection, ProtocolVersion, SupportedCipherSuite};
 
@@ -695,11 +695,6 @@ impl<F: fmt::Debug> fmt::Debug for TlsFlow<F> {
     }
 }
 
-/// Makes a future that completes after the given duration: the runtime's
-/// sleep (`tokio::time::sleep`, `async_io::Timer::after`...), boxed. The
-/// same shape as [`flow_api::stream::SleepFn`].
-pub type SleepFn = flow_api::stream::SleepFn;
-
 /// The future of a TLS handshake: [`TlsConnector::connect`](crate::TlsConnector::connect)
 /// or [`TlsAcceptor::accept`](crate::TlsAcceptor::accept).
 ///
@@ -712,14 +707,14 @@ pub type SleepFn = flow_api::stream::SleepFn;
 pub struct Handshake<F> {
     flow: Option<TlsFlow<F>>,
     error: Option<Error>,
-    timeout: Option<(Duration, SleepFn)>,
+    timeout: Option<(Duration, Arc<dyn Timer>)>,
     /// Started at the first poll, inside the runtime (a runtime's sleep may
     /// need its context to be created).
-    deadline: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    deadline: Option<Sleep>,
 }
 
 impl<F> Handshake<F> {
-    pub(crate) fn new(flow: TlsFlow<F>, timeout: Option<(Duration, SleepFn)>) -> Self {
+    pub(crate) fn new(flow: TlsFlow<F>, timeout: Option<(Duration, Arc<dyn Timer>)>) -> Self {
         Handshake {
             flow: Some(flow),
             error: None,
@@ -752,8 +747,8 @@ impl<F: FlowRead + FlowWrite + Unpin> Future for Handshake<F> {
             ));
         };
         if this.deadline.is_none() {
-            if let Some((timeout, sleep)) = this.timeout {
-                this.deadline = Some(sleep(timeout));
+            if let Some((timeout, timer)) = &this.timeout {
+                this.deadline = Some(timer.sleep(*timeout));
             }
         }
         match flow.poll_handshake(cx) {
@@ -769,7 +764,7 @@ impl<F: FlowRead + FlowWrite + Unpin> Future for Handshake<F> {
                 if let Some(deadline) = this.deadline.as_mut() {
                     if deadline.as_mut().poll(cx).is_ready() {
                         this.flow = None;
-                        let timeout = this.timeout.map(|(timeout, _)| timeout).unwrap_or_default();
+                        let timeout = this.timeout.as_ref().map(|(timeout, _)| *timeout).unwrap_or_default();
                         return Poll::Ready(Err(Error::new(ErrorKind::TimedOut)
                             .context(format!("the TLS handshake did not complete within {timeout:?}"))));
                     }
@@ -784,7 +779,7 @@ impl<F: fmt::Debug> fmt::Debug for Handshake<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handshake")
             .field("flow", &self.flow)
-            .field("timeout", &self.timeout.map(|(timeout, _)| timeout))
+            .field("timeout", &self.timeout.as_ref().map(|(timeout, _)| timeout))
             .finish_non_exhaustive()
     }
 }

@@ -14,7 +14,7 @@
 //! - SNI, ALPN, client certificates (mutual TLS), and after the handshake:
 //!   the negotiated ALPN protocol, version, cipher suite and the peer's
 //!   certificates ([`TlsFlow`]).
-//! - A handshake deadline, runtime-agnostic: give a sleep function
+//! - A handshake deadline, runtime-agnostic: give the runtime's timer
 //!   ([`TlsConnector::handshake_timeout`]); a stalled peer fails with
 //!   [`ErrorKind::TimedOut`](flow_api::ErrorKind::TimedOut).
 //!
@@ -67,4 +67,4 @@ pub use crate::config::{
     ClientBuilder, ServerBuilder, TlsAcceptor, TlsConnector, certs_from_pem, certs_from_pem_file, native_roots,
     private_key_from_pem, private_key_from_pem_file, provider, server_name,
 };
-pub use crate::flow::{Handshake, SleepFn, TlsFlow};
+pub use crate::flow::{Handshake, TlsFlow};

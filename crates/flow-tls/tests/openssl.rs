@@ -8,16 +8,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod support;
+
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use flow_api::prelude::*;
-use flow_tests::tls::pki;
-use flow_tests::{TempDir, within_limit};
 use flow_tls::rustls::{ProtocolVersion, SupportedProtocolVersion, version};
 use flow_tls::{TlsAcceptor, TlsConnector, TlsFlow, server_name};
+use support::tls::pki;
+use support::{TempDir, within_limit};
 
 const LIMIT: Duration = Duration::from_secs(20);
 

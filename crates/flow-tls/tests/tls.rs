@@ -1,9 +1,11 @@
 //! flow-tls behaviour beyond the contract: what the handshake negotiates,
 //! configuration helpers, and every failure with its error kind.
 //!
-//! Every test runs under `flow_tests::within_limit` (20 s): a hang fails.
+//! Every test runs under `support::within_limit` (20 s): a hang fails.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -11,15 +13,15 @@ use std::time::Duration;
 use flow_api::BoxFlow;
 use flow_api::prelude::*;
 use flow_mem::MemFlow;
-use flow_tests::tls::{acceptor, connector, pki};
-use flow_tests::within_limit;
 use flow_tls::rustls::{self, CertificateError, ProtocolVersion, version};
 use flow_tls::{Handshake, TlsAcceptor, TlsConnector, TlsFlow, server_name};
 use futures_executor::block_on;
 use futures_util::future::{join, try_join};
+use support::tls::{acceptor, connector, pki};
+use support::within_limit;
 
-fn sleep(duration: Duration) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-    Box::pin(flow_conformance::timer::sleep(duration))
+fn timer() -> std::sync::Arc<dyn flow_api::Timer> {
+    flow_conformance::timer::SuiteTimer::shared()
 }
 
 async fn handshake(
@@ -169,7 +171,7 @@ fn a_missing_required_client_certificate_fails_both_ends() {
     }));
 }
 
-fn assert_certificate_error(host: &str, server: &flow_tests::tls::Leaf, expected: fn(&CertificateError) -> bool) {
+fn assert_certificate_error(host: &str, server: &support::tls::Leaf, expected: fn(&CertificateError) -> bool) {
     block_on(within_limit(async {
         let acceptor = TlsAcceptor::builder(server.chain(), server.key()).build().unwrap();
         let (client, server) = handshake(&connector(rustls::DEFAULT_VERSIONS), &acceptor, host).await;
@@ -330,7 +332,7 @@ fn a_stalled_handshake_times_out() {
         // A server that never answers the client's hello.
         let (a, _silent) = flow_mem::pair();
         let connect: Handshake<MemFlow> = connector(rustls::DEFAULT_VERSIONS)
-            .handshake_timeout(limit, sleep)
+            .handshake_timeout(limit, timer())
             .connect(server_name("localhost").unwrap(), a);
         let started = std::time::Instant::now();
         let err = connect.await.unwrap_err();
@@ -339,7 +341,7 @@ fn a_stalled_handshake_times_out() {
         // A client that never says hello.
         let (b, _silent) = flow_mem::pair();
         let err = acceptor(rustls::DEFAULT_VERSIONS)
-            .handshake_timeout(limit, sleep)
+            .handshake_timeout(limit, timer())
             .accept(b)
             .await
             .unwrap_err();
@@ -348,10 +350,10 @@ fn a_stalled_handshake_times_out() {
         let (a, b) = flow_mem::pair();
         let (client, server) = try_join(
             connector(rustls::DEFAULT_VERSIONS)
-                .handshake_timeout(Duration::from_secs(10), sleep)
+                .handshake_timeout(Duration::from_secs(10), timer())
                 .connect(server_name("localhost").unwrap(), a),
             acceptor(rustls::DEFAULT_VERSIONS)
-                .handshake_timeout(Duration::from_secs(10), sleep)
+                .handshake_timeout(Duration::from_secs(10), timer())
                 .accept(b),
         )
         .await
@@ -427,7 +429,7 @@ fn pem_helpers_load_certificates_and_keys() {
     let err = flow_tls::private_key_from_pem(pki.server.cert_pem.as_bytes()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidData, "{err}");
     // From files, and into a working acceptor and connector.
-    let dir = flow_tests::TempDir::new("flow-tls-pem");
+    let dir = support::TempDir::new("flow-tls-pem");
     let (cert_path, key_path) = (dir.path("cert.pem").unwrap(), dir.path("key.pem").unwrap());
     std::fs::write(&cert_path, &pki.server.cert_pem).unwrap();
     std::fs::write(&key_path, &pki.server.key_pem).unwrap();
@@ -505,13 +507,10 @@ fn writes_wait_when_the_peer_does_not_read() {
 #[test]
 fn a_stalled_handshake_over_tokio_tcp_times_out_with_tokio_sleep() {
     use flow_conformance::Factory as _;
-    fn tokio_sleep(duration: Duration) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-        Box::pin(tokio::time::sleep(duration))
-    }
-    flow_tests::tokio_block_on(within_limit(async {
-        let (client, _silent_server) = flow_tests::TokioTcp::default().connect().await.unwrap();
+    support::tokio_block_on(within_limit(async {
+        let (client, _silent_server) = support::TokioTcp::default().connect().await.unwrap();
         let err = connector(rustls::DEFAULT_VERSIONS)
-            .handshake_timeout(Duration::from_millis(200), tokio_sleep)
+            .handshake_timeout(Duration::from_millis(200), flow_tokio::TokioTimer::shared())
             .connect(server_name("localhost").unwrap(), client)
             .await
             .unwrap_err();
@@ -578,8 +577,8 @@ fn split_halves_in_separate_tasks_never_lose_a_wake_up() {
         .unwrap();
     runtime.block_on(async {
         let seed = flow_conformance::base_seed();
-        let memory = flow_tests::tls::TlsPairs::tls13(flow_conformance::MemPairs { capacity: 4096 });
-        let tcp = flow_tests::tls::TlsTokio::default();
+        let memory = support::tls::TlsPairs::tls13(flow_conformance::MemPairs { capacity: 4096 });
+        let tcp = support::tls::TlsTokio::default();
         let pairs: Vec<(BoxFlow<'static>, BoxFlow<'static>)> = vec![
             {
                 let (a, b) = memory.connect().await.unwrap();

@@ -16,7 +16,7 @@
 //! # }
 //! ```
 //!
-//! Every flow keeps the contract through [`flow_api::stream::StreamFlow`]:
+//! Every flow keeps the contract through [`flow_socket::StreamFlow`]:
 //! reads into a reused buffer, vectored writes, a real half-close, resets
 //! reported as [`ErrorKind::Reset`](flow_api::ErrorKind::Reset), and a
 //! graceful close bounded by a deadline (30 s by default,
@@ -31,29 +31,44 @@ mod tcp;
 #[cfg(unix)]
 mod unix;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 pub use crate::tcp::{TcpFlow, TcpListener};
 #[cfg(unix)]
 pub use crate::unix::{UnixFlow, UnixListener};
 
-/// The runtime's sleep, for close deadlines.
-fn sleep(duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    Box::pin(tokio::time::sleep(duration))
+/// tokio's timer (`tokio::time::sleep`): its sleeps need a tokio runtime with time enabled.
+///
+/// The flows of this crate use it for their close deadlines; give it to
+/// anything else that takes a [`Timer`](flow_api::Timer), such as a TLS
+/// handshake deadline.
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct TokioTimer;
+
+impl TokioTimer {
+    /// The timer, shared.
+    pub fn shared() -> std::sync::Arc<dyn flow_api::Timer> {
+        std::sync::Arc::new(TokioTimer)
+    }
 }
 
-/// Defines a newtype over a tokio stream and its [`ByteStream`](flow_api::stream::ByteStream) impl.
+impl flow_api::Timer for TokioTimer {
+    fn sleep(&self, duration: Duration) -> flow_api::Sleep {
+        Box::pin(tokio::time::sleep(duration))
+    }
+}
+
+/// Defines a newtype over a tokio stream and its [`ByteStream`](flow_socket::ByteStream) impl.
 macro_rules! byte_stream {
     ($name:ident, $stream:ty, $broken_pipe:expr) => {
         pub(crate) struct $name(pub(crate) $stream);
 
-        impl flow_api::stream::ByteStream for $name {
+        impl flow_socket::ByteStream for $name {
             fn poll_read_buf(
                 &mut self,
                 cx: &mut std::task::Context<'_>,
-                buf: &mut flow_api::stream::BytesMut,
+                buf: &mut flow_socket::BytesMut,
             ) -> std::task::Poll<std::io::Result<usize>> {
                 // Straight into the buffer's spare capacity (no zeroing, no
                 // copy), through tokio's own read path, which also skips the

@@ -4,7 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use flow_api::Error;
-use flow_api::stream::StreamFlow;
+use flow_socket::StreamFlow;
 use tokio::net::ToSocketAddrs;
 
 crate::byte_stream!(Tcp, tokio::net::TcpStream, flow_api::ErrorKind::Reset);
@@ -36,11 +36,11 @@ impl TcpFlow {
     pub fn from_stream(stream: tokio::net::TcpStream) -> Result<TcpFlow, Error> {
         stream.set_nodelay(true)?;
         Ok(TcpFlow {
-            inner: StreamFlow::new(Tcp(stream)).with_sleep(crate::sleep),
+            inner: StreamFlow::new(Tcp(stream)).with_timer(crate::TokioTimer::shared()),
         })
     }
 
-    flow_api::tcp_flow_options!(stream);
+    flow_socket::tcp_flow_options!(stream);
 
     /// The underlying tokio stream. Reading or writing it directly bypasses
     /// the flow's buffers.

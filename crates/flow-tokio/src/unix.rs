@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use flow_api::Error;
-use flow_api::stream::StreamFlow;
+use flow_socket::StreamFlow;
 use tokio::net::unix::SocketAddr;
 
 crate::byte_stream!(Unix, tokio::net::UnixStream, flow_api::ErrorKind::Closed);
@@ -41,7 +41,7 @@ impl UnixFlow {
     /// Wraps a connected tokio stream.
     pub fn from_stream(stream: tokio::net::UnixStream) -> UnixFlow {
         UnixFlow {
-            inner: StreamFlow::new(Unix(stream)).with_sleep(crate::sleep),
+            inner: StreamFlow::new(Unix(stream)).with_timer(crate::TokioTimer::shared()),
         }
     }
 

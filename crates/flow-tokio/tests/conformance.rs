@@ -1,17 +1,27 @@
 //! The whole conformance suite over loopback TCP and Unix sockets, plainly
 //! and under fault injection.
 
+flow_conformance::socket_factories!(TokioTcp, TokioUnix, flow_tokio);
+
+/// A fresh current-thread tokio runtime per clause.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(future),
+        Err(err) => panic!("cannot start a tokio runtime: {err}"),
+    }
+}
+
 mod tcp {
     flow_conformance::suite! {
-        factory: flow_tests::TokioTcp::default(),
-        block_on: flow_tests::tokio_block_on,
+        factory: crate::TokioTcp::default(),
+        block_on: crate::block_on,
     }
 }
 
 #[cfg(unix)]
 mod unix {
     flow_conformance::suite! {
-        factory: flow_tests::TokioUnix::default(),
-        block_on: flow_tests::tokio_block_on,
+        factory: crate::TokioUnix::default(),
+        block_on: crate::block_on,
     }
 }

@@ -3,7 +3,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-flow_tests::socket_tests!(flow_tokio, flow_tests::tokio_block_on);
+flow_conformance::socket_tests!(flow_tokio, block_on);
+
+/// A fresh current-thread tokio runtime per test.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
 
 const LIMIT: Duration = Duration::from_secs(20);
 

@@ -16,7 +16,7 @@
 //! - With the `tokio` and `futures-io` features: [`FlowIo`] makes any flow a
 //!   tokio or futures-io `AsyncRead + AsyncWrite`, and [`from_tokio`] /
 //!   [`from_futures_io`] make any such stream a flow that keeps the whole
-//!   contract (through [`flow_api::stream::StreamFlow`]).
+//!   contract (through [`flow_socket::StreamFlow`]).
 //!
 //! ```
 //! use flow_api::prelude::*;

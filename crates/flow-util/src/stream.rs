@@ -6,17 +6,17 @@ use std::net::Shutdown as NetShutdown;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use flow_api::stream::{ByteStream, BytesMut, StreamFlow};
+use flow_socket::{ByteStream, BytesMut, StreamFlow};
 
 /// A tokio `AsyncRead + AsyncWrite` stream as a [`ByteStream`], for
 /// [`StreamFlow`]; [`from_tokio`] makes the flow.
 ///
 /// - Reads go straight into the flow's buffer (no zeroing).
 /// - Shutting down writing is the stream's `poll_shutdown` (for a socket, a
-///   FIN). tokio's traits cannot shut down reading: the flow stops reading
-///   and returns end of file, and what the peer sends afterwards stays in
-///   the stream's own buffers (so a peer that keeps writing eventually
-///   waits, unless the stream discards by itself).
+///   FIN). tokio's traits cannot shut down reading: after `shutdown(Read)`
+///   reads return end of file, and the flow keeps reading and discarding
+///   what the peer sends whenever it is polled, as [`StreamFlow`] does on
+///   TCP (so the peer's writes do not stall).
 /// - A broken pipe on write is a [`Reset`](flow_api::ErrorKind::Reset).
 #[cfg(feature = "tokio")]
 pub struct TokioStream<S> {
@@ -35,8 +35,8 @@ pub type TokioFlow<S> = StreamFlow<TokioStream<S>>;
 ///
 /// The flow has no timer: its close waits for the peer as long as it takes.
 /// Bound it with [`close_within`](flow_api::FlowWriteExt::close_within), or
-/// give it the runtime's sleep with [`StreamFlow::with_sleep`] for the
-/// default close deadline.
+/// give it the runtime's timer with [`StreamFlow::with_timer`] for the
+/// default close deadline (30 s).
 ///
 /// ```
 /// use flow_api::prelude::*;
@@ -124,16 +124,16 @@ impl<S: fmt::Debug> fmt::Debug for TokioStream<S> {
 ///
 /// - futures-io reads need initialised memory: the flow's buffer is zeroed
 ///   as far as recent reads used it
-///   ([`ZeroedReads`](flow_api::stream::ZeroedReads)).
+///   ([`ZeroedReads`](flow_socket::ZeroedReads)).
 /// - Shutting down writing is the stream's `poll_close` (for async-std and
-///   smol sockets, a FIN). futures-io cannot shut down reading: the flow
-///   stops reading and returns end of file, and the peer's later writes stay
-///   in the stream's buffers.
+///   smol sockets, a FIN). futures-io cannot shut down reading: after
+///   `shutdown(Read)` reads return end of file, and the flow keeps reading
+///   and discarding what the peer sends whenever it is polled.
 /// - A broken pipe on write is a [`Reset`](flow_api::ErrorKind::Reset).
 #[cfg(feature = "futures-io")]
 pub struct FuturesIoStream<S> {
     stream: S,
-    reads: flow_api::stream::ZeroedReads,
+    reads: flow_socket::ZeroedReads,
 }
 
 /// Any futures-io stream as a flow: see [`from_futures_io`].
@@ -144,7 +144,7 @@ pub type FuturesIoFlow<S> = StreamFlow<FuturesIoStream<S>>;
 /// the contract, as [`from_tokio`] does for tokio streams. The flow has no
 /// timer: bound its close with
 /// [`close_within`](flow_api::FlowWriteExt::close_within) or
-/// [`StreamFlow::with_sleep`].
+/// [`StreamFlow::with_timer`].
 ///
 /// ```
 /// use flow_api::prelude::*;
@@ -175,7 +175,7 @@ impl<S> FuturesIoStream<S> {
     pub fn new(stream: S) -> Self {
         FuturesIoStream {
             stream,
-            reads: flow_api::stream::ZeroedReads::default(),
+            reads: flow_socket::ZeroedReads::default(),
         }
     }
 

@@ -259,17 +259,17 @@ tls_factory!(
 );
 tls_factory!(
     /// TLS 1.3 over `flow_tokio` loopback TCP.
-    TlsTokio = crate::TokioTcp, TlsPairs::tls13(crate::TokioTcp::default())
+    TlsTokio = super::TokioTcp, TlsPairs::tls13(super::TokioTcp::default())
 );
 tls_factory!(
     /// TLS 1.2 over `flow_tokio` loopback TCP.
-    TlsTokio12 = crate::TokioTcp, TlsPairs::tls12(crate::TokioTcp::default())
+    TlsTokio12 = super::TokioTcp, TlsPairs::tls12(super::TokioTcp::default())
 );
 tls_factory!(
     /// TLS 1.3 over `flow_smol` loopback TCP.
-    TlsSmol = crate::SmolTcp, TlsPairs::tls13(crate::SmolTcp::default())
+    TlsSmol = super::SmolTcp, TlsPairs::tls13(super::SmolTcp::default())
 );
 tls_factory!(
     /// TLS 1.3 over `flow_async_std` loopback TCP.
-    TlsAsyncStd = crate::AsyncStdTcp, TlsPairs::tls13(crate::AsyncStdTcp::default())
+    TlsAsyncStd = super::AsyncStdTcp, TlsPairs::tls13(super::AsyncStdTcp::default())
 );

@@ -1,4 +1,5 @@
-//! The contract over a byte-stream socket, written once for every runtime.
+//! The socket engine of flow: the contract over a readiness-based byte
+//! stream socket, written once for every runtime backend.
 //!
 //! A runtime backend implements [`ByteStream`] for its socket type (the
 //! three syscalls: read into a buffer, write vectored, shut down a
@@ -10,7 +11,6 @@
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::Shutdown as NetShutdown;
 use std::pin::Pin;
@@ -22,7 +22,7 @@ use bytes::{Buf, Bytes};
 
 pub use bytes::BytesMut;
 
-use crate::{Chunk, Error, ErrorKind, FlowRead, FlowWrite, WriteError};
+use flow_api::{Chunk, Error, ErrorKind, FlowRead, FlowWrite, Sleep, Timer, WriteError};
 
 /// The syscalls a socket offers, at poll level. Implement it for a
 /// runtime's stream type and wrap that in a [`StreamFlow`].
@@ -88,10 +88,6 @@ pub trait ByteStream: Unpin {
         self.broken_pipe_kind() == ErrorKind::Closed
     }
 }
-
-/// Makes a future that completes after the given duration: the runtime's
-/// sleep, which [`StreamFlow`] uses for its close deadline.
-pub type SleepFn = fn(Duration) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// How long [`StreamFlow`] close waits for the peer to finish by default.
 pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -186,7 +182,7 @@ enum CloseState {
     Done,
 }
 
-/// A [`Flow`](crate::Flow) over any [`ByteStream`]: the contract kept once
+/// A [`Flow`](flow_api::Flow) over any [`ByteStream`]: the contract kept once
 /// for all socket backends.
 ///
 /// - Reads go into a reused buffer and come out as frozen slices of it: no
@@ -226,13 +222,13 @@ pub struct StreamFlow<S> {
     write: WriteState,
     close: CloseState,
     close_timeout: Option<Duration>,
-    sleep: Option<SleepFn>,
-    deadline: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    timer: Option<Arc<dyn Timer>>,
+    deadline: Option<Sleep>,
 }
 
 impl<S: ByteStream> StreamFlow<S> {
-    /// Wraps `stream`. Without a [`sleep`](StreamFlow::with_sleep) function,
-    /// close has no deadline.
+    /// Wraps `stream`. Without a [timer](StreamFlow::with_timer), close has
+    /// no deadline.
     pub fn new(stream: S) -> Self {
         StreamFlow {
             stream,
@@ -244,23 +240,22 @@ impl<S: ByteStream> StreamFlow<S> {
             write: WriteState::Open,
             close: CloseState::Open,
             close_timeout: Some(DEFAULT_CLOSE_TIMEOUT),
-            sleep: None,
+            timer: None,
             deadline: None,
         }
     }
 
-    /// Gives the flow the runtime's sleep, for the close deadline.
+    /// Gives the flow the runtime's timer, for the close deadline.
     #[must_use]
-    pub fn with_sleep(mut self, sleep: SleepFn) -> Self {
-        self.sleep = Some(sleep);
+    pub fn with_timer(mut self, timer: Arc<dyn Timer>) -> Self {
+        self.timer = Some(timer);
         self
     }
 
     /// How long close waits for the peer to finish before giving up with
     /// [`ErrorKind::TimedOut`] (and shutting both directions down); `None`
     /// waits as long as the peer takes. The default is
-    /// [`DEFAULT_CLOSE_TIMEOUT`]; it needs a [`sleep`](StreamFlow::with_sleep)
-    /// function.
+    /// [`DEFAULT_CLOSE_TIMEOUT`]; it needs a [timer](StreamFlow::with_timer).
     pub fn set_close_timeout(&mut self, timeout: Option<Duration>) {
         self.close_timeout = timeout;
     }
@@ -588,8 +583,8 @@ impl<S: ByteStream> FlowWrite for StreamFlow<S> {
             match this.close {
                 CloseState::Done => return Poll::Ready(Ok(())),
                 CloseState::Open => {
-                    if let (Some(timeout), Some(sleep)) = (this.close_timeout, this.sleep) {
-                        this.deadline = Some(sleep(timeout));
+                    if let (Some(timeout), Some(timer)) = (this.close_timeout, &this.timer) {
+                        this.deadline = Some(timer.sleep(timeout));
                     }
                     this.close = CloseState::ShuttingDown;
                 }
@@ -655,8 +650,7 @@ impl<S: fmt::Debug> fmt::Debug for StreamFlow<S> {
 /// written (and documented) once. `$socket` names a method of the flow that
 /// returns the runtime's TCP stream (which has `local_addr`, `peer_addr`,
 /// `set_nodelay`, `nodelay` and `set_ttl`, and is a socket `socket2` can
-/// borrow); the flow keeps its `StreamFlow` in a field named `inner`. The
-/// backend crate must depend on `socket2`.
+/// borrow); the flow keeps its `StreamFlow` in a field named `inner`.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! tcp_flow_options {
@@ -666,7 +660,7 @@ macro_rules! tcp_flow_options {
         /// # Errors
         ///
         /// The socket's error.
-        pub fn local_addr(&self) -> ::std::result::Result<::std::net::SocketAddr, $crate::Error> {
+        pub fn local_addr(&self) -> ::std::result::Result<::std::net::SocketAddr, $crate::__private::Error> {
             Ok(self.$socket().local_addr()?)
         }
 
@@ -675,7 +669,7 @@ macro_rules! tcp_flow_options {
         /// # Errors
         ///
         /// The socket's error (for example, not connected any more).
-        pub fn peer_addr(&self) -> ::std::result::Result<::std::net::SocketAddr, $crate::Error> {
+        pub fn peer_addr(&self) -> ::std::result::Result<::std::net::SocketAddr, $crate::__private::Error> {
             Ok(self.$socket().peer_addr()?)
         }
 
@@ -684,7 +678,7 @@ macro_rules! tcp_flow_options {
         /// # Errors
         ///
         /// The socket's error.
-        pub fn set_nodelay(&self, nodelay: bool) -> ::std::result::Result<(), $crate::Error> {
+        pub fn set_nodelay(&self, nodelay: bool) -> ::std::result::Result<(), $crate::__private::Error> {
             Ok(self.$socket().set_nodelay(nodelay)?)
         }
 
@@ -693,7 +687,7 @@ macro_rules! tcp_flow_options {
         /// # Errors
         ///
         /// The socket's error.
-        pub fn nodelay(&self) -> ::std::result::Result<bool, $crate::Error> {
+        pub fn nodelay(&self) -> ::std::result::Result<bool, $crate::__private::Error> {
             Ok(self.$socket().nodelay()?)
         }
 
@@ -702,7 +696,7 @@ macro_rules! tcp_flow_options {
         /// # Errors
         ///
         /// The socket's error.
-        pub fn set_ttl(&self, ttl: u32) -> ::std::result::Result<(), $crate::Error> {
+        pub fn set_ttl(&self, ttl: u32) -> ::std::result::Result<(), $crate::__private::Error> {
             Ok(self.$socket().set_ttl(ttl)?)
         }
 
@@ -715,10 +709,12 @@ macro_rules! tcp_flow_options {
         pub fn set_keepalive(
             &self,
             idle: ::std::option::Option<::std::time::Duration>,
-        ) -> ::std::result::Result<(), $crate::Error> {
-            let socket = ::socket2::SockRef::from(self.$socket());
+        ) -> ::std::result::Result<(), $crate::__private::Error> {
+            let socket = $crate::__private::socket2::SockRef::from(self.$socket());
             match idle {
-                Some(idle) => socket.set_tcp_keepalive(&::socket2::TcpKeepalive::new().with_time(idle))?,
+                Some(idle) => {
+                    socket.set_tcp_keepalive(&$crate::__private::socket2::TcpKeepalive::new().with_time(idle))?
+                }
                 None => socket.set_keepalive(false)?,
             }
             Ok(())
@@ -734,78 +730,15 @@ macro_rules! tcp_flow_options {
         pub fn set_linger(
             &self,
             linger: ::std::option::Option<::std::time::Duration>,
-        ) -> ::std::result::Result<(), $crate::Error> {
-            Ok(::socket2::SockRef::from(self.$socket()).set_linger(linger)?)
+        ) -> ::std::result::Result<(), $crate::__private::Error> {
+            Ok($crate::__private::socket2::SockRef::from(self.$socket()).set_linger(linger)?)
         }
 
         /// How long close waits for the peer to finish: see
-        /// [`StreamFlow::set_close_timeout`]($crate::stream::StreamFlow::set_close_timeout).
+        /// [`StreamFlow::set_close_timeout`]($crate::StreamFlow::set_close_timeout).
         /// 30 s by default.
         pub fn set_close_timeout(&mut self, timeout: ::std::option::Option<::std::time::Duration>) {
             self.inner.set_close_timeout(timeout);
-        }
-    };
-}
-
-/// Implements [`FlowRead`] and [`FlowWrite`] for a wrapper type by
-/// forwarding to one of its fields, which must be a `Flow + Unpin`.
-///
-/// ```
-/// struct Metered {
-///     inner: flow_mem::MemFlow,
-///     label: &'static str,
-/// }
-///
-/// flow_api::forward_flow!(Metered => inner);
-/// ```
-#[macro_export]
-macro_rules! forward_flow {
-    ($ty:ty => $field:ident) => {
-        impl $crate::FlowRead for $ty {
-            fn poll_read(
-                self: ::std::pin::Pin<&mut Self>,
-                cx: &mut ::std::task::Context<'_>,
-            ) -> ::std::task::Poll<::std::result::Result<$crate::Chunk, $crate::Error>> {
-                ::std::pin::Pin::new(&mut self.get_mut().$field).poll_read(cx)
-            }
-            fn poll_shutdown_read(
-                self: ::std::pin::Pin<&mut Self>,
-                cx: &mut ::std::task::Context<'_>,
-            ) -> ::std::task::Poll<::std::result::Result<(), $crate::Error>> {
-                ::std::pin::Pin::new(&mut self.get_mut().$field).poll_shutdown_read(cx)
-            }
-        }
-        impl $crate::FlowWrite for $ty {
-            fn poll_write_ready(
-                self: ::std::pin::Pin<&mut Self>,
-                cx: &mut ::std::task::Context<'_>,
-            ) -> ::std::task::Poll<::std::result::Result<(), $crate::WriteError>> {
-                ::std::pin::Pin::new(&mut self.get_mut().$field).poll_write_ready(cx)
-            }
-            fn start_write(
-                self: ::std::pin::Pin<&mut Self>,
-                buf: $crate::Bytes,
-            ) -> ::std::result::Result<(), $crate::WriteError> {
-                ::std::pin::Pin::new(&mut self.get_mut().$field).start_write(buf)
-            }
-            fn poll_flush(
-                self: ::std::pin::Pin<&mut Self>,
-                cx: &mut ::std::task::Context<'_>,
-            ) -> ::std::task::Poll<::std::result::Result<(), $crate::WriteError>> {
-                ::std::pin::Pin::new(&mut self.get_mut().$field).poll_flush(cx)
-            }
-            fn poll_shutdown_write(
-                self: ::std::pin::Pin<&mut Self>,
-                cx: &mut ::std::task::Context<'_>,
-            ) -> ::std::task::Poll<::std::result::Result<(), $crate::Error>> {
-                ::std::pin::Pin::new(&mut self.get_mut().$field).poll_shutdown_write(cx)
-            }
-            fn poll_close(
-                self: ::std::pin::Pin<&mut Self>,
-                cx: &mut ::std::task::Context<'_>,
-            ) -> ::std::task::Poll<::std::result::Result<(), $crate::Error>> {
-                ::std::pin::Pin::new(&mut self.get_mut().$field).poll_close(cx)
-            }
         }
     };
 }
@@ -862,6 +795,14 @@ impl ZeroedReads {
         }
         result
     }
+}
+
+/// What the macros use, so that the calling crate needs no dependency of
+/// its own on them.
+#[doc(hidden)]
+pub mod __private {
+    pub use flow_api::Error;
+    pub use socket2;
 }
 
 #[cfg(test)]

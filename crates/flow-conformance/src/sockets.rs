@@ -1,0 +1,338 @@
+//! Helpers for the tests of socket backends: pair factories over loopback
+//! TCP and Unix sockets, the checks that only real sockets show, and a
+//! temporary directory. A backend of the common shape (`TcpListener::bind`,
+//! `TcpFlow::connect`, `UnixListener::bind`, `UnixFlow::connect`, `pair`,
+//! and the socket options of the workspace's backends) gets them with one
+//! macro call each, so that its tests need no other crate.
+//!
+//! ```ignore
+//! flow_conformance::socket_factories!(TokioTcp, TokioUnix, flow_tokio);
+//! flow_conformance::suite! { factory: TokioTcp::default(), block_on: tokio_block_on }
+//! flow_conformance::socket_tests!(flow_tokio, tokio_block_on);
+//! ```
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use flow_api::Error;
+
+/// A fresh directory under the system's temporary directory, removed on drop.
+#[derive(Debug)]
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// Makes the directory's path (the directory itself is made on first use).
+    pub fn new(prefix: &str) -> TempDir {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        TempDir(std::env::temp_dir().join(format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        )))
+    }
+
+    /// A path inside the directory, creating the directory.
+    ///
+    /// # Errors
+    ///
+    /// The directory cannot be created.
+    pub fn path(&self, name: &str) -> Result<PathBuf, Error> {
+        std::fs::create_dir_all(&self.0)?;
+        Ok(self.0.join(name))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `future` under `block_on`, failing if it takes longer than 20 s.
+///
+/// # Panics
+///
+/// When the future hangs.
+pub async fn within_limit<F: std::future::Future>(future: F) -> F::Output {
+    match crate::timer::timeout(std::time::Duration::from_secs(20), future).await {
+        Some(output) => output,
+        None => panic!("the test hung for 20 s"),
+    }
+}
+
+/// Defines pair factories over loopback TCP and a Unix socket for a backend
+/// crate whose API has the common shape (`TcpListener::bind(addr).await`,
+/// `TcpFlow::connect(addr).await`, `listener.accept().await`,
+/// `UnixListener::bind(path)`, `UnixFlow::connect(path).await`).
+#[macro_export]
+macro_rules! socket_factories {
+    ($tcp:ident, $unix:ident, $krate:ident) => {
+        #[doc = concat!("`", stringify!($krate), "` over loopback TCP, through one listener per factory.")]
+        #[derive(Debug, Default)]
+        pub struct $tcp {
+            listener: ::std::sync::OnceLock<$krate::TcpListener>,
+        }
+
+        impl $crate::Factory for $tcp {
+            type Client = $krate::TcpFlow;
+            type Server = $krate::TcpFlow;
+
+            async fn connect(&self) -> Result<(Self::Client, Self::Server), $crate::flow_api::Error> {
+                if self.listener.get().is_none() {
+                    let _ = self.listener.set($krate::TcpListener::bind("127.0.0.1:0").await?);
+                }
+                let listener = self.listener.get().ok_or($crate::flow_api::ErrorKind::Other)?;
+                let addr = listener.local_addr()?;
+                let (client, (server, _)) = $crate::__private::futures_util::future::try_join(
+                    $krate::TcpFlow::connect(addr),
+                    listener.accept(),
+                )
+                .await?;
+                Ok((client, server))
+            }
+
+            fn capabilities(&self) -> $crate::Capabilities {
+                $crate::Capabilities::new()
+            }
+        }
+
+        #[doc = concat!("`", stringify!($krate), "` over a Unix socket in a fresh temporary directory.")]
+        #[derive(Debug)]
+        pub struct $unix {
+            dir: $crate::sockets::TempDir,
+            listener: ::std::sync::OnceLock<$krate::UnixListener>,
+        }
+
+        impl Default for $unix {
+            fn default() -> Self {
+                $unix {
+                    dir: $crate::sockets::TempDir::new(stringify!($krate)),
+                    listener: ::std::sync::OnceLock::new(),
+                }
+            }
+        }
+
+        impl $crate::Factory for $unix {
+            type Client = $krate::UnixFlow;
+            type Server = $krate::UnixFlow;
+
+            async fn connect(&self) -> Result<(Self::Client, Self::Server), $crate::flow_api::Error> {
+                let path = self.dir.path("socket")?;
+                if self.listener.get().is_none() {
+                    let _ = self.listener.set($krate::UnixListener::bind(&path)?);
+                }
+                let listener = self.listener.get().ok_or($crate::flow_api::ErrorKind::Other)?;
+                let (client, (server, _)) = $crate::__private::futures_util::future::try_join(
+                    $krate::UnixFlow::connect(&path),
+                    listener.accept(),
+                )
+                .await?;
+                Ok((client, server))
+            }
+
+            fn capabilities(&self) -> $crate::Capabilities {
+                $crate::Capabilities::new()
+            }
+        }
+    };
+}
+
+/// Defines a factory whose client comes from one backend crate and whose
+/// server comes from another, over loopback TCP.
+#[macro_export]
+macro_rules! cross_factory {
+    ($name:ident, $client:ident, $server:ident) => {
+        #[doc = concat!("A `", stringify!($client), "` client against a `", stringify!($server), "` server.")]
+        #[derive(Debug, Default)]
+        pub struct $name {
+            listener: ::std::sync::OnceLock<$server::TcpListener>,
+        }
+
+        impl $crate::Factory for $name {
+            type Client = $client::TcpFlow;
+            type Server = $server::TcpFlow;
+
+            async fn connect(&self) -> Result<(Self::Client, Self::Server), $crate::flow_api::Error> {
+                if self.listener.get().is_none() {
+                    let _ = self
+                        .listener
+                        .set($server::TcpListener::bind("127.0.0.1:0").await?);
+                }
+                let listener = self.listener.get().ok_or($crate::flow_api::ErrorKind::Other)?;
+                let addr = listener.local_addr()?;
+                let (client, (server, _)) = $crate::__private::futures_util::future::try_join(
+                    $client::TcpFlow::connect(addr),
+                    listener.accept(),
+                )
+                .await?;
+                Ok((client, server))
+            }
+
+            fn capabilities(&self) -> $crate::Capabilities {
+                $crate::Capabilities::new()
+            }
+        }
+    };
+}
+
+/// What only real sockets show, for a backend crate of the common shape:
+/// a FIN that a plain socket sees, resets, refusals, options, the close
+/// deadline. Expands to `#[test]` functions run with `block_on`.
+#[macro_export]
+macro_rules! socket_tests {
+    ($krate:ident, $block_on:path) => {
+        use ::std::io::{Read as _, Write as _};
+        use ::std::time::Duration;
+        use $crate::flow_api::prelude::*;
+
+        /// The peer is a plain blocking std socket in a thread: it sees end
+        /// of file only if the flow sent a real FIN, and answers after that.
+        #[test]
+        fn shutdown_write_sends_a_fin_that_a_plain_socket_sees() {
+            let listener = ::std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let peer = ::std::thread::spawn(move || {
+                let (mut socket, _) = listener.accept().unwrap();
+                socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                let mut request = Vec::new();
+                // read_to_end returns only at end of file: the FIN.
+                socket.read_to_end(&mut request).unwrap();
+                socket.write_all(b"reply after your FIN").unwrap();
+                request
+            });
+            $block_on($crate::sockets::within_limit(async {
+                let mut flow = $krate::TcpFlow::connect(addr).await.unwrap();
+                flow.write("request").await.unwrap();
+                flow.shutdown(Shutdown::Write).await.unwrap();
+                let mut reply = Vec::new();
+                while let Chunk::Data(data) = flow.read().await.unwrap() {
+                    reply.extend_from_slice(&data);
+                }
+                assert_eq!(reply, b"reply after your FIN");
+            }));
+            assert_eq!(peer.join().unwrap(), b"request");
+        }
+
+        #[test]
+        fn a_reset_peer_gives_the_reset_kind_on_read_and_write() {
+            $block_on($crate::sockets::within_limit(async {
+                let listener = $krate::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let (mut client, (server, _)) = $crate::__private::futures_util::future::try_join(
+                    $krate::TcpFlow::connect(listener.local_addr().unwrap()),
+                    listener.accept(),
+                )
+                .await
+                .unwrap();
+                // SO_LINGER 0: dropping the socket aborts the connection with a RST.
+                server.set_linger(Some(Duration::ZERO)).unwrap();
+                drop(server);
+                let err = loop {
+                    match client.read().await {
+                        Err(err) => break err,
+                        Ok(Chunk::Eof) => panic!("a reset must not look like a clean end of file"),
+                        Ok(Chunk::Data(_)) => continue,
+                    }
+                };
+                assert_eq!(err.kind(), ErrorKind::Reset, "{err}");
+                let err = client.write("after reset").await.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::Reset, "{err}");
+            }));
+        }
+
+        #[test]
+        fn writes_alone_learn_of_a_reset() {
+            $block_on($crate::sockets::within_limit(async {
+                let listener = $krate::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let (mut client, (server, _)) = $crate::__private::futures_util::future::try_join(
+                    $krate::TcpFlow::connect(listener.local_addr().unwrap()),
+                    listener.accept(),
+                )
+                .await
+                .unwrap();
+                server.set_linger(Some(Duration::ZERO)).unwrap();
+                drop(server);
+                let mut failure = None;
+                for _ in 0..1000 {
+                    if let Err(err) = client.write(vec![1u8; 1024]).await {
+                        failure = Some(err);
+                        break;
+                    }
+                }
+                let err = failure.expect("writes to a reset connection kept succeeding");
+                assert_eq!(err.kind(), ErrorKind::Reset, "{err}");
+            }));
+        }
+
+        #[test]
+        fn connecting_to_a_closed_port_is_refused() {
+            let addr = {
+                let listener = ::std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                listener.local_addr().unwrap()
+            };
+            $block_on($crate::sockets::within_limit(async {
+                let err = $krate::TcpFlow::connect(addr).await.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::Refused, "{err}");
+                assert_eq!(
+                    ::std::io::Error::from(err).kind(),
+                    ::std::io::ErrorKind::ConnectionRefused
+                );
+            }));
+        }
+
+        #[test]
+        fn socket_options_and_addresses() {
+            $block_on($crate::sockets::within_limit(async {
+                let listener = $krate::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let (client, (server, peer)) = $crate::__private::futures_util::future::try_join(
+                    $krate::TcpFlow::connect(listener.local_addr().unwrap()),
+                    listener.accept(),
+                )
+                .await
+                .unwrap();
+                assert!(client.nodelay().unwrap(), "TCP_NODELAY is on by default");
+                client.set_nodelay(false).unwrap();
+                assert!(!client.nodelay().unwrap());
+                client.set_ttl(33).unwrap();
+                client.set_keepalive(Some(Duration::from_secs(60))).unwrap();
+                client.set_keepalive(None).unwrap();
+                assert_eq!(client.local_addr().unwrap(), peer);
+                assert_eq!(server.peer_addr().unwrap(), peer);
+                assert_eq!(client.peer_addr().unwrap(), listener.local_addr().unwrap());
+            }));
+        }
+
+        #[test]
+        fn close_gives_up_at_its_deadline_when_the_peer_never_closes() {
+            $block_on($crate::sockets::within_limit(async {
+                let listener = $krate::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let (mut client, (mut server, _)) = $crate::__private::futures_util::future::try_join(
+                    $krate::TcpFlow::connect(listener.local_addr().unwrap()),
+                    listener.accept(),
+                )
+                .await
+                .unwrap();
+                client.set_close_timeout(Some(Duration::from_millis(100)));
+                let err = client.close().await.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+                // The peer learnt the end of writes, and the flow is closed now.
+                assert_eq!(server.read().await.unwrap(), Chunk::Eof);
+                assert!(client.write("x").await.unwrap_err().is_closed());
+                assert_eq!(client.read().await.unwrap(), Chunk::Eof);
+                client.close().await.unwrap();
+            }));
+        }
+
+        #[test]
+        fn unix_pairs_half_close() {
+            $block_on($crate::sockets::within_limit(async {
+                let (mut a, mut b) = $krate::UnixFlow::pair().unwrap();
+                a.write("over unix").await.unwrap();
+                a.shutdown(Shutdown::Write).await.unwrap();
+                assert_eq!(b.read().await.unwrap(), Chunk::Data(Bytes::from("over unix")));
+                assert_eq!(b.read().await.unwrap(), Chunk::Eof);
+                b.write("reply").await.unwrap();
+                assert_eq!(a.read().await.unwrap(), Chunk::Data(Bytes::from("reply")));
+            }));
+        }
+    };
+}
