@@ -103,27 +103,37 @@ type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// An error from a read or a flow operation (shutdown, close, connect...):
 /// the seed's `error`.
 ///
-/// It has a [kind](Error::kind), an optional context message that says what
-/// was being done, and an optional [source](std::error::Error::source).
-/// Display prints the kind's description, then the context:
-/// `connection reset by peer: while reading the response`.
-#[derive(Debug, thiserror::Error)]
-#[error("{kind}{}", ContextSuffix(.context.as_deref()))]
+/// It has a [kind](Error::kind), context layers that say what was being
+/// done, and an optional [source](std::error::Error::source). Display prints
+/// the layers, outermost first, then what went wrong:
+/// `reading the response: connection reset by peer`, or
+/// `connecting to /run/x.sock: entity not found` (for kind
+/// [`ErrorKind::Other`] caused by an I/O error, the I/O error's kind). The
+/// source is not printed again: an error reporter that walks
+/// [`source`](std::error::Error::source) shows it once.
+#[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,
-    context: Option<Cow<'static, str>>,
-    #[source]
+    /// Innermost first.
+    context: Vec<Cow<'static, str>>,
     source: Option<BoxError>,
 }
 
-struct ContextSuffix<'a>(Option<&'a str>);
-
-impl fmt::Display for ContextSuffix<'_> {
+impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Some(context) => write!(f, ": {context}"),
-            None => Ok(()),
+        for layer in self.context.iter().rev() {
+            write!(f, "{layer}: ")?;
         }
+        match self.io_source_kind() {
+            Some(kind) if self.kind == ErrorKind::Other && kind != io::ErrorKind::Other => write!(f, "{kind}"),
+            _ => write!(f, "{}", self.kind),
+        }
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source.as_deref().map(|source| source as &(dyn StdError + 'static))
     }
 }
 
@@ -132,7 +142,7 @@ impl Error {
     pub fn new(kind: ErrorKind) -> Self {
         Error {
             kind,
-            context: None,
+            context: Vec::new(),
             source: None,
         }
     }
@@ -141,15 +151,18 @@ impl Error {
     pub fn with_source(kind: ErrorKind, source: impl Into<BoxError>) -> Self {
         Error {
             kind,
-            context: None,
+            context: Vec::new(),
             source: Some(source.into()),
         }
     }
 
-    /// Adds (or replaces) the context message printed after the kind.
+    /// Adds a context layer: what was being done when this failed. It is
+    /// printed before the layers added so far (`connecting to 127.0.0.1:9`,
+    /// then `fetching the index` gives `fetching the index: connecting to
+    /// 127.0.0.1:9: connection refused`).
     #[must_use]
     pub fn context(mut self, context: impl Into<Cow<'static, str>>) -> Self {
-        self.context = Some(context.into());
+        self.context.push(context.into());
         self
     }
 
@@ -158,17 +171,29 @@ impl Error {
         self.kind
     }
 
-    /// The context message, if any.
+    /// The outermost context layer, if any.
     pub fn context_message(&self) -> Option<&str> {
-        self.context.as_deref()
+        self.context.last().map(AsRef::as_ref)
+    }
+
+    /// The context layers, outermost first.
+    pub fn contexts(&self) -> impl Iterator<Item = &str> {
+        self.context.iter().rev().map(AsRef::as_ref)
+    }
+
+    fn io_source_kind(&self) -> Option<io::ErrorKind> {
+        self.source
+            .as_ref()
+            .and_then(|s| s.downcast_ref::<io::Error>())
+            .map(io::Error::kind)
     }
 
     /// The I/O error kind this error maps to. For [`ErrorKind::Other`] with an
     /// I/O error as source, the source's kind is kept.
     pub fn io_kind(&self) -> io::ErrorKind {
         if self.kind == ErrorKind::Other {
-            if let Some(io) = self.source.as_ref().and_then(|s| s.downcast_ref::<io::Error>()) {
-                return io.kind();
+            if let Some(kind) = self.io_source_kind() {
+                return kind;
             }
         }
         self.kind.to_io()

@@ -21,25 +21,41 @@
 //! # }
 //! ```
 //!
-//! Every flow keeps the contract through [`flow_socket::StreamFlow`].
-//! async-std's own `close` only flushes and sends no FIN: this crate's
-//! `shutdown(Write)` calls the socket's `shutdown`, so the peer reads end of
-//! file. Resets are [`ErrorKind::Reset`](flow_api::ErrorKind::Reset), and
-//! close is bounded by a deadline (30 s by default,
-//! [`TcpFlow::set_close_timeout`]). New connections have `TCP_NODELAY` set.
+//! A thin layer over flow-smol: async-std runs on the same async-io
+//! reactor, so its flows are flow-socket's flows over flow-smol's sockets
+//! ([`SmolSocket`](flow_smol::SmolSocket)), with async-std's timer and
+//! resolver ([`AsyncStd`]). async-std's own `close` only flushes and sends
+//! no FIN: `shutdown(Write)` calls the socket's `shutdown`, so the peer
+//! reads end of file. Resets are
+//! [`ErrorKind::Reset`](flow_api::ErrorKind::Reset), and close is bounded by
+//! a deadline (30 s by default,
+//! [`set_close_timeout`](flow_socket::TcpFlow::set_close_timeout)). New
+//! connections have `TCP_NODELAY` set. Streams made by async-std itself
+//! become flows with [`tcp_flow`] and [`unix_flow`].
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
-mod tcp;
-#[cfg(unix)]
-mod unix;
-
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-pub use crate::tcp::{TcpFlow, TcpListener};
+use flow_api::Error;
+use flow_smol::Smol;
+use flow_socket::Runtime;
+
+/// A TCP connection as a flow, on async-std.
+pub type TcpFlow = flow_socket::TcpFlow<AsyncStd>;
+/// Accepts TCP connections as flows, on async-std.
+pub type TcpListener = flow_socket::TcpListener<AsyncStd>;
+/// A Unix domain stream socket as a flow, on async-std.
 #[cfg(unix)]
-pub use crate::unix::{UnixFlow, UnixListener};
+pub type UnixFlow = flow_socket::UnixFlow<AsyncStd>;
+/// Accepts Unix domain socket connections as flows, on async-std.
+#[cfg(unix)]
+pub type UnixListener = flow_socket::UnixListener<AsyncStd>;
 
 /// async-std's timer (`async_std::task::sleep`).
 ///
@@ -52,8 +68,8 @@ pub struct AsyncStdTimer;
 
 impl AsyncStdTimer {
     /// The timer, shared.
-    pub fn shared() -> std::sync::Arc<dyn flow_api::Timer> {
-        std::sync::Arc::new(AsyncStdTimer)
+    pub fn shared() -> Arc<dyn flow_api::Timer> {
+        Arc::new(AsyncStdTimer)
     }
 }
 
@@ -63,66 +79,87 @@ impl flow_api::Timer for AsyncStdTimer {
     }
 }
 
-/// Defines a newtype over an async-std stream and its
-/// [`ByteStream`](flow_socket::ByteStream) impl, through the stream's
-/// own `futures-io` implementation.
-macro_rules! byte_stream {
-    ($name:ident, $stream:ty, $broken_pipe:expr) => {
-        pub(crate) struct $name {
-            pub(crate) stream: $stream,
-            reads: flow_socket::ZeroedReads,
-        }
+/// async-std, for flow-socket's flows: flow-smol's sockets with
+/// async-std's timer and resolver.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct AsyncStd;
 
-        impl $name {
-            pub(crate) fn new(stream: $stream) -> Self {
-                $name {
-                    stream,
-                    reads: flow_socket::ZeroedReads::default(),
-                }
-            }
-        }
+impl Runtime for AsyncStd {
+    type Tcp = <Smol as Runtime>::Tcp;
+    type TcpListener = <Smol as Runtime>::TcpListener;
+    #[cfg(unix)]
+    type Unix = <Smol as Runtime>::Unix;
+    #[cfg(unix)]
+    type UnixListener = <Smol as Runtime>::UnixListener;
 
-        impl flow_socket::ByteStream for $name {
-            fn poll_read_buf(
-                &mut self,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut flow_socket::BytesMut,
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                let stream = &mut self.stream;
-                self.reads.read(buf, |spare| {
-                    futures_io::AsyncRead::poll_read(std::pin::Pin::new(stream), cx, spare)
-                })
-            }
+    fn timer() -> Arc<dyn flow_api::Timer> {
+        AsyncStdTimer::shared()
+    }
 
-            fn poll_write(
-                &mut self,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                futures_io::AsyncWrite::poll_write(std::pin::Pin::new(&mut self.stream), cx, buf)
-            }
+    async fn resolve(addr: String) -> io::Result<Vec<SocketAddr>> {
+        Ok(async_std::net::ToSocketAddrs::to_socket_addrs(&addr).await?.collect())
+    }
 
-            fn poll_write_vectored(
-                &mut self,
-                cx: &mut std::task::Context<'_>,
-                bufs: &[std::io::IoSlice<'_>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                futures_io::AsyncWrite::poll_write_vectored(std::pin::Pin::new(&mut self.stream), cx, bufs)
-            }
+    fn connect_tcp(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Tcp>> + Send {
+        Smol::connect_tcp(addr)
+    }
 
-            fn poll_shutdown(
-                &mut self,
-                _cx: &mut std::task::Context<'_>,
-                how: std::net::Shutdown,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                // The socket's own shutdown: a real FIN for the write side.
-                std::task::Poll::Ready(self.stream.shutdown(how))
-            }
+    fn tcp_listener(listener: std::net::TcpListener) -> io::Result<Self::TcpListener> {
+        Smol::tcp_listener(listener)
+    }
 
-            fn broken_pipe_kind(&self) -> flow_api::ErrorKind {
-                $broken_pipe
-            }
-        }
-    };
+    fn poll_accept_tcp(
+        listener: &Self::TcpListener,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(Self::Tcp, SocketAddr)>> {
+        Smol::poll_accept_tcp(listener, cx)
+    }
+
+    #[cfg(unix)]
+    fn connect_unix(path: std::path::PathBuf) -> impl Future<Output = io::Result<Self::Unix>> + Send {
+        Smol::connect_unix(path)
+    }
+
+    #[cfg(unix)]
+    fn unix_stream(stream: std::os::unix::net::UnixStream) -> io::Result<Self::Unix> {
+        Smol::unix_stream(stream)
+    }
+
+    #[cfg(unix)]
+    fn unix_listener(listener: std::os::unix::net::UnixListener) -> io::Result<Self::UnixListener> {
+        Smol::unix_listener(listener)
+    }
+
+    #[cfg(unix)]
+    fn poll_accept_unix(listener: &Self::UnixListener, cx: &mut Context<'_>) -> Poll<io::Result<Self::Unix>> {
+        Smol::poll_accept_unix(listener, cx)
+    }
 }
-pub(crate) use byte_stream;
+
+/// Makes a connected async-std TCP stream a flow (setting `TCP_NODELAY`).
+///
+/// # Errors
+///
+/// The socket could not be registered with the reactor, or setting the
+/// option failed.
+#[cfg(unix)]
+pub fn tcp_flow(stream: async_std::net::TcpStream) -> Result<TcpFlow, Error> {
+    let std = std::net::TcpStream::from(std::os::fd::OwnedFd::from(stream));
+    std.set_nonblocking(true)?;
+    let io = async_io::Async::new(std)?;
+    TcpFlow::from_stream(flow_smol::SmolSocket::new(Arc::new(io)))
+}
+
+/// Makes a connected async-std Unix stream a flow.
+///
+/// # Errors
+///
+/// The socket could not be registered with the reactor.
+#[cfg(unix)]
+pub fn unix_flow(stream: async_std::os::unix::net::UnixStream) -> Result<UnixFlow, Error> {
+    let std = std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(stream));
+    std.set_nonblocking(true)?;
+    let io = async_io::Async::new(std)?;
+    Ok(UnixFlow::from_stream(flow_smol::SmolSocket::new(Arc::new(io))))
+}

@@ -17,27 +17,44 @@
 //! # }
 //! ```
 //!
-//! Every flow keeps the contract through [`flow_socket::StreamFlow`]:
+//! The flows and listeners are flow-socket's, written once for every
+//! runtime, over [`Smol`], this crate's [`Runtime`](flow_socket::Runtime).
+//! They keep the contract through [`flow_socket::StreamFlow`]:
 //! reads into a reused buffer, vectored writes, a real half-close (async-io's
 //! own `close` only flushes and sends no FIN; this crate calls the socket's
 //! `shutdown`), resets reported as [`ErrorKind::Reset`](flow_api::ErrorKind::Reset),
 //! and a graceful close bounded by a deadline (30 s by default,
-//! [`TcpFlow::set_close_timeout`]). New connections have `TCP_NODELAY` set.
+//! [`set_close_timeout`](flow_socket::TcpFlow::set_close_timeout)). New connections have `TCP_NODELAY` set.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
-mod tcp;
-#[cfg(unix)]
-mod unix;
-
+use std::future::Future;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-pub use crate::tcp::{TcpFlow, TcpListener};
-#[cfg(unix)]
-pub use crate::unix::{UnixFlow, UnixListener};
+use async_io::Async;
+use flow_api::ErrorKind;
+use flow_socket::{ByteStream, BytesMut, Runtime, ZeroedReads};
 
-/// async-io's timer (`async_io::Timer`), the one smol runs: its sleeps run on any executor.
+/// A TCP connection as a flow, on async-io.
+pub type TcpFlow = flow_socket::TcpFlow<Smol>;
+/// Accepts TCP connections as flows, on async-io.
+pub type TcpListener = flow_socket::TcpListener<Smol>;
+/// A Unix domain stream socket as a flow, on async-io.
+#[cfg(unix)]
+pub type UnixFlow = flow_socket::UnixFlow<Smol>;
+/// Accepts Unix domain socket connections as flows, on async-io.
+#[cfg(unix)]
+pub type UnixListener = flow_socket::UnixListener<Smol>;
+
+/// async-io's timer (`async_io::Timer`), the one smol runs: its sleeps run
+/// on any executor.
 ///
 /// The flows of this crate use it for their close deadlines; give it to
 /// anything else that takes a [`Timer`](flow_api::Timer), such as a TLS
@@ -48,8 +65,8 @@ pub struct SmolTimer;
 
 impl SmolTimer {
     /// The timer, shared.
-    pub fn shared() -> std::sync::Arc<dyn flow_api::Timer> {
-        std::sync::Arc::new(SmolTimer)
+    pub fn shared() -> Arc<dyn flow_api::Timer> {
+        Arc::new(SmolTimer)
     }
 }
 
@@ -62,117 +79,256 @@ impl flow_api::Timer for SmolTimer {
     }
 }
 
-/// Defines a newtype over an async-io socket and its
-/// [`ByteStream`](flow_socket::ByteStream) impl.
-macro_rules! byte_stream {
-    ($name:ident, $socket:ty, $broken_pipe:expr) => {
-        pub(crate) struct $name {
-            pub(crate) io: std::sync::Arc<async_io::Async<$socket>>,
-            reads: flow_socket::ZeroedReads,
-            readable: Option<async_io::ReadableOwned<$socket>>,
-            writable: Option<async_io::WritableOwned<$socket>>,
-        }
+/// async-io's sockets (the reactor smol and async-std run), for
+/// flow-socket's flows. They run under any executor: async-io drives its
+/// reactor itself when no `block_on` of its own does.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Smol;
 
-        impl $name {
-            pub(crate) fn new(io: std::sync::Arc<async_io::Async<$socket>>) -> Self {
-                $name {
-                    io,
-                    reads: flow_socket::ZeroedReads::default(),
-                    readable: None,
-                    writable: None,
-                }
-            }
+/// The std socket types a [`SmolSocket`] can hold.
+pub trait StdSocket: std::os::fd::AsFd + Send + Sync + Unpin + 'static
+where
+    for<'a> &'a Self: Read + Write,
+{
+    /// What a broken pipe on write means on this kind of socket: a reset
+    /// for TCP, the peer having stopped reading for a Unix socket.
+    const BROKEN_PIPE: ErrorKind;
 
-            /// Runs a non-blocking write until it does not block, waiting
-            /// for writability in between with a future kept across polls
-            /// (as async-net does), so that no readiness event is lost.
-            ///
-            /// A pending registration is kept until it fires, also when a
-            /// later write goes through without it: its waker may belong to
-            /// another caller of the flow, parked on it (a TLS flow's writer,
-            /// while its read path pushed records), and dropping it would
-            /// leave that caller without a wake-up for good. A registration
-            /// that fired meanwhile costs one more write attempt.
-            fn poll_writing(
-                &mut self,
-                cx: &mut std::task::Context<'_>,
-                mut write: impl FnMut(&$socket) -> std::io::Result<usize>,
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                loop {
-                    match write(self.io.get_ref()) {
-                        Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {}
-                        other => return std::task::Poll::Ready(other),
-                    }
-                    let io = &self.io;
-                    let writable = self
-                        .writable
-                        .get_or_insert_with(|| std::sync::Arc::clone(io).writable_owned());
-                    let result = std::task::ready!(std::future::Future::poll(std::pin::Pin::new(writable), cx));
-                    // It fired: the next wait needs a fresh one.
-                    self.writable = None;
-                    result?;
-                }
-            }
-        }
-
-        impl flow_socket::ByteStream for $name {
-            fn poll_read_buf(
-                &mut self,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut flow_socket::BytesMut,
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                use std::io::Read;
-                // As for writes, a pending registration lives until it fires:
-                // see `poll_writing`.
-                loop {
-                    let socket = self.io.get_ref();
-                    match self
-                        .reads
-                        .read(buf, |spare| std::task::Poll::Ready((&*socket).read(spare)))
-                    {
-                        std::task::Poll::Ready(Err(err)) if err.kind() == std::io::ErrorKind::WouldBlock => {}
-                        other => return other,
-                    }
-                    let io = &self.io;
-                    let readable = self
-                        .readable
-                        .get_or_insert_with(|| std::sync::Arc::clone(io).readable_owned());
-                    let result = std::task::ready!(std::future::Future::poll(std::pin::Pin::new(readable), cx));
-                    // It fired: the next wait needs a fresh one.
-                    self.readable = None;
-                    result?;
-                }
-            }
-
-            fn poll_write(
-                &mut self,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.poll_writing(cx, |mut socket| std::io::Write::write(&mut socket, buf))
-            }
-
-            fn poll_write_vectored(
-                &mut self,
-                cx: &mut std::task::Context<'_>,
-                bufs: &[std::io::IoSlice<'_>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                self.poll_writing(cx, |mut socket| std::io::Write::write_vectored(&mut socket, bufs))
-            }
-
-            fn poll_shutdown(
-                &mut self,
-                _cx: &mut std::task::Context<'_>,
-                how: std::net::Shutdown,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                // The socket's own shutdown: a real FIN for the write side.
-                std::task::Poll::Ready(self.io.get_ref().shutdown(how))
-            }
-
-            fn broken_pipe_kind(&self) -> flow_api::ErrorKind {
-                $broken_pipe
-            }
-        }
-    };
+    /// The socket's own shutdown of one direction.
+    ///
+    /// # Errors
+    ///
+    /// The socket's error.
+    fn shut(&self, how: std::net::Shutdown) -> io::Result<()>;
 }
-pub(crate) use byte_stream;
+
+impl StdSocket for std::net::TcpStream {
+    const BROKEN_PIPE: ErrorKind = ErrorKind::Reset;
+
+    fn shut(&self, how: std::net::Shutdown) -> io::Result<()> {
+        self.shutdown(how)
+    }
+}
+
+#[cfg(unix)]
+impl StdSocket for std::os::unix::net::UnixStream {
+    const BROKEN_PIPE: ErrorKind = ErrorKind::Closed;
+
+    fn shut(&self, how: std::net::Shutdown) -> io::Result<()> {
+        self.shutdown(how)
+    }
+}
+
+/// An async-io socket, as a flow's engine uses it; it dereferences to the
+/// std socket (`flow.get_ref().peer_addr()`).
+pub struct SmolSocket<S>
+where
+    S: StdSocket,
+    for<'a> &'a S: Read + Write,
+{
+    io: Arc<Async<S>>,
+    reads: ZeroedReads,
+    readable: Option<async_io::ReadableOwned<S>>,
+    writable: Option<async_io::WritableOwned<S>>,
+}
+
+impl<S> SmolSocket<S>
+where
+    S: StdSocket,
+    for<'a> &'a S: Read + Write,
+{
+    /// Wraps a socket registered with async-io.
+    pub fn new(io: Arc<Async<S>>) -> Self {
+        SmolSocket {
+            io,
+            reads: ZeroedReads::default(),
+            readable: None,
+            writable: None,
+        }
+    }
+
+    /// The async-io socket.
+    pub fn io(&self) -> &Arc<Async<S>> {
+        &self.io
+    }
+
+    /// Runs a non-blocking write until it does not block, waiting for
+    /// writability in between with a future kept across polls (as
+    /// async-net does), so that no readiness event is lost.
+    ///
+    /// A pending registration is kept until it fires, also when a later
+    /// write goes through without it: its waker may belong to another
+    /// caller of the flow, parked on it (a TLS flow's writer, while its read
+    /// path pushed records), and dropping it would leave that caller without
+    /// a wake-up for good. A registration that fired meanwhile costs one
+    /// more write attempt.
+    fn poll_writing(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut write: impl FnMut(&S) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            match write(self.io.get_ref()) {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                other => return Poll::Ready(other),
+            }
+            let io = &self.io;
+            let writable = self.writable.get_or_insert_with(|| Arc::clone(io).writable_owned());
+            let result = ready!(Pin::new(writable).poll(cx));
+            // It fired: the next wait needs a fresh one.
+            self.writable = None;
+            result?;
+        }
+    }
+}
+
+impl<S> Deref for SmolSocket<S>
+where
+    S: StdSocket,
+    for<'a> &'a S: Read + Write,
+{
+    type Target = S;
+
+    fn deref(&self) -> &S {
+        self.io.get_ref()
+    }
+}
+
+impl<S> std::os::fd::AsFd for SmolSocket<S>
+where
+    S: StdSocket,
+    for<'a> &'a S: Read + Write,
+{
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.io.get_ref().as_fd()
+    }
+}
+
+impl<S> std::fmt::Debug for SmolSocket<S>
+where
+    S: StdSocket + std::fmt::Debug,
+    for<'a> &'a S: Read + Write,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SmolSocket").field(self.io.get_ref()).finish()
+    }
+}
+
+impl<S> ByteStream for SmolSocket<S>
+where
+    S: StdSocket,
+    for<'a> &'a S: Read + Write,
+{
+    fn poll_read_buf(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
+        // As for writes, a pending registration lives until it fires: see
+        // `poll_writing`.
+        loop {
+            let socket = self.io.get_ref();
+            match self.reads.read(buf, |spare| Poll::Ready((&*socket).read(spare))) {
+                Poll::Ready(Err(err)) if err.kind() == io::ErrorKind::WouldBlock => {}
+                other => return other,
+            }
+            let io = &self.io;
+            let readable = self.readable.get_or_insert_with(|| Arc::clone(io).readable_owned());
+            let result = ready!(Pin::new(readable).poll(cx));
+            // It fired: the next wait needs a fresh one.
+            self.readable = None;
+            result?;
+        }
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.poll_writing(cx, |mut socket| socket.write(buf))
+    }
+
+    fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        self.poll_writing(cx, |mut socket| socket.write_vectored(bufs))
+    }
+
+    fn poll_shutdown(&mut self, _cx: &mut Context<'_>, how: std::net::Shutdown) -> Poll<io::Result<()>> {
+        // The socket's own shutdown: a real FIN for the write side (async-io's
+        // own close only flushes).
+        Poll::Ready(self.io.get_ref().shut(how))
+    }
+
+    fn broken_pipe_kind(&self) -> ErrorKind {
+        S::BROKEN_PIPE
+    }
+}
+
+/// Accepts on a non-blocking listener, waiting for readability in between.
+fn poll_accept_with<L, T>(
+    listener: &Async<L>,
+    cx: &mut Context<'_>,
+    accept: impl Fn(&L) -> io::Result<T>,
+) -> Poll<io::Result<T>> {
+    loop {
+        match accept(listener.get_ref()) {
+            Err(err) if err.kind() == io::ErrorKind::WouldBlock => ready!(listener.poll_readable(cx))?,
+            other => return Poll::Ready(other),
+        }
+    }
+}
+
+impl Runtime for Smol {
+    type Tcp = SmolSocket<std::net::TcpStream>;
+    type TcpListener = Async<std::net::TcpListener>;
+    #[cfg(unix)]
+    type Unix = SmolSocket<std::os::unix::net::UnixStream>;
+    #[cfg(unix)]
+    type UnixListener = Async<std::os::unix::net::UnixListener>;
+
+    fn timer() -> Arc<dyn flow_api::Timer> {
+        SmolTimer::shared()
+    }
+
+    async fn resolve(addr: String) -> io::Result<Vec<SocketAddr>> {
+        async_net::resolve(addr).await
+    }
+
+    async fn connect_tcp(addr: SocketAddr) -> io::Result<Self::Tcp> {
+        Ok(SmolSocket::new(Arc::new(
+            Async::<std::net::TcpStream>::connect(addr).await?,
+        )))
+    }
+
+    fn tcp_listener(listener: std::net::TcpListener) -> io::Result<Self::TcpListener> {
+        Async::new(listener)
+    }
+
+    fn poll_accept_tcp(
+        listener: &Self::TcpListener,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(Self::Tcp, SocketAddr)>> {
+        poll_accept_with(listener, cx, |l| {
+            let (stream, peer) = l.accept()?;
+            Ok((SmolSocket::new(Arc::new(Async::new(stream)?)), peer))
+        })
+    }
+
+    #[cfg(unix)]
+    async fn connect_unix(path: std::path::PathBuf) -> io::Result<Self::Unix> {
+        Ok(SmolSocket::new(Arc::new(
+            Async::<std::os::unix::net::UnixStream>::connect(path).await?,
+        )))
+    }
+
+    #[cfg(unix)]
+    fn unix_stream(stream: std::os::unix::net::UnixStream) -> io::Result<Self::Unix> {
+        Ok(SmolSocket::new(Arc::new(Async::new(stream)?)))
+    }
+
+    #[cfg(unix)]
+    fn unix_listener(listener: std::os::unix::net::UnixListener) -> io::Result<Self::UnixListener> {
+        Async::new(listener)
+    }
+
+    #[cfg(unix)]
+    fn poll_accept_unix(listener: &Self::UnixListener, cx: &mut Context<'_>) -> Poll<io::Result<Self::Unix>> {
+        poll_accept_with(listener, cx, |l| {
+            let (stream, _) = l.accept()?;
+            Ok(SmolSocket::new(Arc::new(Async::new(stream)?)))
+        })
+    }
+}

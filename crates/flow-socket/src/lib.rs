@@ -8,6 +8,14 @@
 //! writes queued and sent with vectored I/O, a real end of file on
 //! `shutdown(Write)`, resets reported as resets, and a graceful close with a
 //! linger deadline.
+//!
+//! On top of that, [`TcpFlow`], [`TcpListener`], [`UnixFlow`] and
+//! [`UnixListener`] are written once over a [`Runtime`]: a backend crate
+//! (flow-tokio, flow-smol, flow-async-std) implements [`Runtime`] for its
+//! runtime and names these types with aliases.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -23,6 +31,12 @@ use bytes::{Buf, Bytes};
 pub use bytes::BytesMut;
 
 use flow_api::{Chunk, Error, ErrorKind, FlowRead, FlowWrite, Sleep, Timer, WriteError};
+
+mod net;
+
+pub use crate::net::{AsSocket, Runtime, TcpFlow, TcpListener, ToAddrs};
+#[cfg(unix)]
+pub use crate::net::{UnixFlow, UnixListener};
 
 /// The syscalls a socket offers, at poll level. Implement it for a
 /// runtime's stream type and wrap that in a [`StreamFlow`].
@@ -645,104 +659,6 @@ impl<S: fmt::Debug> fmt::Debug for StreamFlow<S> {
     }
 }
 
-/// Defines the address and socket-option methods that every runtime
-/// backend's `TcpFlow` offers, inside its `impl` block, so that they are
-/// written (and documented) once. `$socket` names a method of the flow that
-/// returns the runtime's TCP stream (which has `local_addr`, `peer_addr`,
-/// `set_nodelay`, `nodelay` and `set_ttl`, and is a socket `socket2` can
-/// borrow); the flow keeps its `StreamFlow` in a field named `inner`.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! tcp_flow_options {
-    ($socket:ident) => {
-        /// The local address.
-        ///
-        /// # Errors
-        ///
-        /// The socket's error.
-        pub fn local_addr(&self) -> ::std::result::Result<::std::net::SocketAddr, $crate::__private::Error> {
-            Ok(self.$socket().local_addr()?)
-        }
-
-        /// The peer's address.
-        ///
-        /// # Errors
-        ///
-        /// The socket's error (for example, not connected any more).
-        pub fn peer_addr(&self) -> ::std::result::Result<::std::net::SocketAddr, $crate::__private::Error> {
-            Ok(self.$socket().peer_addr()?)
-        }
-
-        /// Sets `TCP_NODELAY` (on by default).
-        ///
-        /// # Errors
-        ///
-        /// The socket's error.
-        pub fn set_nodelay(&self, nodelay: bool) -> ::std::result::Result<(), $crate::__private::Error> {
-            Ok(self.$socket().set_nodelay(nodelay)?)
-        }
-
-        /// Whether `TCP_NODELAY` is set.
-        ///
-        /// # Errors
-        ///
-        /// The socket's error.
-        pub fn nodelay(&self) -> ::std::result::Result<bool, $crate::__private::Error> {
-            Ok(self.$socket().nodelay()?)
-        }
-
-        /// Sets the IP time-to-live.
-        ///
-        /// # Errors
-        ///
-        /// The socket's error.
-        pub fn set_ttl(&self, ttl: u32) -> ::std::result::Result<(), $crate::__private::Error> {
-            Ok(self.$socket().set_ttl(ttl)?)
-        }
-
-        /// Turns TCP keepalive on, probing after `idle` without traffic, or off
-        /// with `None`.
-        ///
-        /// # Errors
-        ///
-        /// The socket's error.
-        pub fn set_keepalive(
-            &self,
-            idle: ::std::option::Option<::std::time::Duration>,
-        ) -> ::std::result::Result<(), $crate::__private::Error> {
-            let socket = $crate::__private::socket2::SockRef::from(self.$socket());
-            match idle {
-                Some(idle) => {
-                    socket.set_tcp_keepalive(&$crate::__private::socket2::TcpKeepalive::new().with_time(idle))?
-                }
-                None => socket.set_keepalive(false)?,
-            }
-            Ok(())
-        }
-
-        /// Sets `SO_LINGER`: what the kernel does with unsent data when the
-        /// socket is dropped. `Some(Duration::ZERO)` makes a drop abort the
-        /// connection with a reset.
-        ///
-        /// # Errors
-        ///
-        /// The socket's error.
-        pub fn set_linger(
-            &self,
-            linger: ::std::option::Option<::std::time::Duration>,
-        ) -> ::std::result::Result<(), $crate::__private::Error> {
-            Ok($crate::__private::socket2::SockRef::from(self.$socket()).set_linger(linger)?)
-        }
-
-        /// How long close waits for the peer to finish: see
-        /// [`StreamFlow::set_close_timeout`]($crate::StreamFlow::set_close_timeout).
-        /// 30 s by default.
-        pub fn set_close_timeout(&mut self, timeout: ::std::option::Option<::std::time::Duration>) {
-            self.inner.set_close_timeout(timeout);
-        }
-    };
-}
-
 /// Reads into the spare capacity of a [`BytesMut`] for a [`ByteStream`]
 /// whose socket needs initialised memory (`futures_io::AsyncRead`,
 /// `std::io::Read`). Streams that can read into uninitialised memory
@@ -795,14 +711,6 @@ impl ZeroedReads {
         }
         result
     }
-}
-
-/// What the macros use, so that the calling crate needs no dependency of
-/// its own on them.
-#[doc(hidden)]
-pub mod __private {
-    pub use flow_api::Error;
-    pub use socket2;
 }
 
 #[cfg(test)]

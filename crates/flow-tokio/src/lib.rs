@@ -16,28 +16,43 @@
 //! # }
 //! ```
 //!
-//! Every flow keeps the contract through [`flow_socket::StreamFlow`]:
-//! reads into a reused buffer, vectored writes, a real half-close, resets
-//! reported as [`ErrorKind::Reset`](flow_api::ErrorKind::Reset), and a
-//! graceful close bounded by a deadline (30 s by default,
-//! [`TcpFlow::set_close_timeout`]). New connections have `TCP_NODELAY` set:
-//! the flow batches small writes itself (`feed`, `writev`), so Nagle's delay
-//! only adds latency.
+//! The flows and listeners are flow-socket's, written once for every
+//! runtime ([`flow_socket::TcpFlow`] and the others) over [`Tokio`], this
+//! crate's [`Runtime`](flow_socket::Runtime): reads into a reused buffer,
+//! vectored writes, a real half-close, resets reported as
+//! [`ErrorKind::Reset`](flow_api::ErrorKind::Reset), and a graceful close
+//! bounded by a deadline (30 s by default,
+//! [`set_close_timeout`](flow_socket::TcpFlow::set_close_timeout)). New
+//! connections have `TCP_NODELAY` set: the flow batches small writes itself
+//! (`feed`, `writev`), so Nagle's delay only adds latency.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
-mod tcp;
-#[cfg(unix)]
-mod unix;
-
+use std::io::{self, IoSlice};
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-pub use crate::tcp::{TcpFlow, TcpListener};
-#[cfg(unix)]
-pub use crate::unix::{UnixFlow, UnixListener};
+use flow_api::ErrorKind;
+use flow_socket::{ByteStream, BytesMut, Runtime};
 
-/// tokio's timer (`tokio::time::sleep`): its sleeps need a tokio runtime with time enabled.
+/// A TCP connection as a flow, on tokio.
+pub type TcpFlow = flow_socket::TcpFlow<Tokio>;
+/// Accepts TCP connections as flows, on tokio.
+pub type TcpListener = flow_socket::TcpListener<Tokio>;
+/// A Unix domain stream socket as a flow, on tokio.
+#[cfg(unix)]
+pub type UnixFlow = flow_socket::UnixFlow<Tokio>;
+/// Accepts Unix domain socket connections as flows, on tokio.
+#[cfg(unix)]
+pub type UnixListener = flow_socket::UnixListener<Tokio>;
+
+/// tokio's timer (`tokio::time::sleep`): its sleeps need a tokio runtime
+/// with time enabled.
 ///
 /// The flows of this crate use it for their close deadlines; give it to
 /// anything else that takes a [`Timer`](flow_api::Timer), such as a TLS
@@ -48,8 +63,8 @@ pub struct TokioTimer;
 
 impl TokioTimer {
     /// The timer, shared.
-    pub fn shared() -> std::sync::Arc<dyn flow_api::Timer> {
-        std::sync::Arc::new(TokioTimer)
+    pub fn shared() -> Arc<dyn flow_api::Timer> {
+        Arc::new(TokioTimer)
     }
 }
 
@@ -59,52 +74,131 @@ impl flow_api::Timer for TokioTimer {
     }
 }
 
-/// Defines a newtype over a tokio stream and its [`ByteStream`](flow_socket::ByteStream) impl.
-macro_rules! byte_stream {
-    ($name:ident, $stream:ty, $broken_pipe:expr) => {
-        pub(crate) struct $name(pub(crate) $stream);
+/// tokio's sockets, for flow-socket's flows. Its functions need a tokio
+/// runtime (with I/O enabled) to be running, as tokio's own do.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct Tokio;
 
-        impl flow_socket::ByteStream for $name {
-            fn poll_read_buf(
-                &mut self,
-                cx: &mut std::task::Context<'_>,
-                buf: &mut flow_socket::BytesMut,
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                // Straight into the buffer's spare capacity (no zeroing, no
-                // copy), through tokio's own read path, which also skips the
-                // next system call when a read shows the socket drained.
-                tokio_util::io::poll_read_buf(std::pin::Pin::new(&mut self.0), cx, buf)
-            }
+/// A tokio socket, as a flow's engine uses it; it dereferences to the
+/// tokio stream (`flow.get_ref().peer_addr()`).
+#[derive(Debug)]
+pub struct TokioSocket<S>(S);
 
-            fn poll_write(
-                &mut self,
-                cx: &mut std::task::Context<'_>,
-                buf: &[u8],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                tokio::io::AsyncWrite::poll_write(std::pin::Pin::new(&mut self.0), cx, buf)
-            }
-
-            fn poll_write_vectored(
-                &mut self,
-                cx: &mut std::task::Context<'_>,
-                bufs: &[std::io::IoSlice<'_>],
-            ) -> std::task::Poll<std::io::Result<usize>> {
-                tokio::io::AsyncWrite::poll_write_vectored(std::pin::Pin::new(&mut self.0), cx, bufs)
-            }
-
-            fn poll_shutdown(
-                &mut self,
-                _cx: &mut std::task::Context<'_>,
-                how: std::net::Shutdown,
-            ) -> std::task::Poll<std::io::Result<()>> {
-                // The socket's own shutdown: a real FIN for the write side.
-                std::task::Poll::Ready(socket2::SockRef::from(&self.0).shutdown(how))
-            }
-
-            fn broken_pipe_kind(&self) -> flow_api::ErrorKind {
-                $broken_pipe
-            }
-        }
-    };
+impl<S> TokioSocket<S> {
+    /// The tokio stream.
+    pub fn into_inner(self) -> S {
+        self.0
+    }
 }
-pub(crate) use byte_stream;
+
+impl<S> Deref for TokioSocket<S> {
+    type Target = S;
+
+    fn deref(&self) -> &S {
+        &self.0
+    }
+}
+
+impl<S: std::os::fd::AsFd> std::os::fd::AsFd for TokioSocket<S> {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+/// What a broken pipe on write means on this kind of socket.
+trait BrokenPipe {
+    const BROKEN_PIPE: ErrorKind;
+}
+
+impl BrokenPipe for tokio::net::TcpStream {
+    const BROKEN_PIPE: ErrorKind = ErrorKind::Reset;
+}
+
+#[cfg(unix)]
+impl BrokenPipe for tokio::net::UnixStream {
+    const BROKEN_PIPE: ErrorKind = ErrorKind::Closed;
+}
+
+impl<S> ByteStream for TokioSocket<S>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + std::os::fd::AsFd + BrokenPipe + Unpin,
+{
+    fn poll_read_buf(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
+        // Straight into the buffer's spare capacity (no zeroing, no copy),
+        // through tokio's own read path, which also skips the next system
+        // call when a read shows the socket drained.
+        tokio_util::io::poll_read_buf(Pin::new(&mut self.0), cx, buf)
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        tokio::io::AsyncWrite::poll_write(Pin::new(&mut self.0), cx, buf)
+    }
+
+    fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        tokio::io::AsyncWrite::poll_write_vectored(Pin::new(&mut self.0), cx, bufs)
+    }
+
+    fn poll_shutdown(&mut self, _cx: &mut Context<'_>, how: std::net::Shutdown) -> Poll<io::Result<()>> {
+        // The socket's own shutdown: a real FIN for the write side.
+        Poll::Ready(socket2::SockRef::from(&self.0).shutdown(how))
+    }
+
+    fn broken_pipe_kind(&self) -> ErrorKind {
+        S::BROKEN_PIPE
+    }
+}
+
+impl Runtime for Tokio {
+    type Tcp = TokioSocket<tokio::net::TcpStream>;
+    type TcpListener = tokio::net::TcpListener;
+    #[cfg(unix)]
+    type Unix = TokioSocket<tokio::net::UnixStream>;
+    #[cfg(unix)]
+    type UnixListener = tokio::net::UnixListener;
+
+    fn timer() -> Arc<dyn flow_api::Timer> {
+        TokioTimer::shared()
+    }
+
+    async fn resolve(addr: String) -> io::Result<Vec<SocketAddr>> {
+        Ok(tokio::net::lookup_host(addr).await?.collect())
+    }
+
+    async fn connect_tcp(addr: SocketAddr) -> io::Result<Self::Tcp> {
+        Ok(TokioSocket(tokio::net::TcpStream::connect(addr).await?))
+    }
+
+    fn tcp_listener(listener: std::net::TcpListener) -> io::Result<Self::TcpListener> {
+        tokio::net::TcpListener::from_std(listener)
+    }
+
+    fn poll_accept_tcp(
+        listener: &Self::TcpListener,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<(Self::Tcp, SocketAddr)>> {
+        listener
+            .poll_accept(cx)
+            .map_ok(|(stream, peer)| (TokioSocket(stream), peer))
+    }
+
+    #[cfg(unix)]
+    async fn connect_unix(path: std::path::PathBuf) -> io::Result<Self::Unix> {
+        Ok(TokioSocket(tokio::net::UnixStream::connect(path).await?))
+    }
+
+    #[cfg(unix)]
+    fn unix_stream(stream: std::os::unix::net::UnixStream) -> io::Result<Self::Unix> {
+        Ok(TokioSocket(tokio::net::UnixStream::from_std(stream)?))
+    }
+
+    #[cfg(unix)]
+    fn unix_listener(listener: std::os::unix::net::UnixListener) -> io::Result<Self::UnixListener> {
+        tokio::net::UnixListener::from_std(listener)
+    }
+
+    #[cfg(unix)]
+    fn poll_accept_unix(listener: &Self::UnixListener, cx: &mut Context<'_>) -> Poll<io::Result<Self::Unix>> {
+        listener.poll_accept(cx).map_ok(|(stream, _)| TokioSocket(stream))
+    }
+}
