@@ -27,7 +27,7 @@ fn configs() -> Configs {
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a self-signed certificate");
     let cert: CertificateDer<'static> = certified.cert.der().clone();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der()));
-    let mut server = ServerConfig::builder_with_provider(flow_tls::provider())
+    let mut server = ServerConfig::builder_with_provider(flow_tls::provider().expect("the crypto provider"))
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
         .with_no_client_auth()
@@ -39,7 +39,7 @@ fn configs() -> Configs {
     server.send_tls13_tickets = 0;
     let mut roots = RootCertStore::empty();
     roots.add(cert).expect("the root certificate");
-    let mut client = ClientConfig::builder_with_provider(flow_tls::provider())
+    let mut client = ClientConfig::builder_with_provider(flow_tls::provider().expect("the crypto provider"))
         .with_safe_default_protocol_versions()
         .expect("TLS versions")
         .with_root_certificates(roots)

@@ -16,10 +16,40 @@ use rustls::{
 
 use crate::flow::{Handshake, TlsFlow};
 
-/// The crypto provider flow-tls uses: rustls's *ring* provider, passed
-/// explicitly to every configuration (no process-wide default needed).
-pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+/// The crypto provider flow-tls's builders pass to every configuration.
+///
+/// - With the `ring` feature (on by default): rustls's *ring* provider,
+///   passed explicitly, so no process-wide default is needed and none is
+///   consulted.
+/// - Without it: the process-default provider
+///   ([`CryptoProvider::get_default`]), which you install with
+///   [`CryptoProvider::install_default`] before building a connector or an
+///   acceptor (for example with aws-lc-rs or another provider crate).
+///
+/// # Errors
+///
+/// [`ErrorKind::Unsupported`] when the `ring` feature is off and no
+/// process-default provider is installed. Never with the `ring` feature.
+pub fn provider() -> Result<Arc<CryptoProvider>, Error> {
+    #[cfg(feature = "ring")]
+    {
+        Ok(Arc::new(rustls::crypto::ring::default_provider()))
+    }
+    #[cfg(not(feature = "ring"))]
+    {
+        process_default(CryptoProvider::get_default())
+    }
+}
+
+/// The process-default provider, or the error [`provider`] returns without
+/// one: the whole of [`provider`] without the `ring` feature.
+#[cfg(any(not(feature = "ring"), test))]
+fn process_default(default: Option<&Arc<CryptoProvider>>) -> Result<Arc<CryptoProvider>, Error> {
+    default.cloned().ok_or_else(|| {
+        Error::new(ErrorKind::Unsupported).context(
+            "no crypto provider: enable flow-tls's `ring` feature or install a process-default rustls CryptoProvider",
+        )
+    })
 }
 
 fn config_error(err: rustls::Error, what: &str) -> Error {
@@ -139,7 +169,7 @@ pub struct TlsConnector {
 
 impl TlsConnector {
     /// A connector with a rustls configuration of your own. Build it with
-    /// [`provider`] (`ClientConfig::builder_with_provider(flow_tls::provider())`)
+    /// [`provider`] (`ClientConfig::builder_with_provider(flow_tls::provider()?)`)
     /// to keep aws-lc-rs out.
     pub fn new(config: Arc<ClientConfig>) -> Self {
         TlsConnector { config, timeout: None }
@@ -256,8 +286,8 @@ impl ClientBuilder {
         Ok(self)
     }
 
-    /// The TLS versions offered (default: TLS 1.3 and 1.2), for example
-    /// `&[&rustls::version::TLS13]`.
+    /// The TLS versions offered (default: TLS 1.3, and 1.2 with the `tls12`
+    /// feature), for example `&[&rustls::version::TLS13]`.
     #[must_use]
     pub fn protocol_versions(mut self, versions: &[&'static SupportedProtocolVersion]) -> Self {
         self.versions = versions.to_vec();
@@ -296,9 +326,11 @@ impl ClientBuilder {
     /// # Errors
     ///
     /// [`ErrorKind::Tls`] for an inconsistent configuration (no version the
-    /// provider supports, a client key that does not match its certificate).
+    /// provider supports, a client key that does not match its certificate);
+    /// [`ErrorKind::Unsupported`] when there is no crypto provider (see
+    /// [`provider`]).
     pub fn build(self) -> Result<TlsConnector, Error> {
-        let builder = ClientConfig::builder_with_provider(provider())
+        let builder = ClientConfig::builder_with_provider(provider()?)
             .with_protocol_versions(&self.versions)
             .map_err(|err| config_error(err, "invalid TLS versions"))?
             .with_root_certificates(self.roots);
@@ -338,7 +370,7 @@ pub struct TlsAcceptor {
 
 impl TlsAcceptor {
     /// An acceptor with a rustls configuration of your own. Build it with
-    /// [`provider`] (`ServerConfig::builder_with_provider(flow_tls::provider())`)
+    /// [`provider`] (`ServerConfig::builder_with_provider(flow_tls::provider()?)`)
     /// to keep aws-lc-rs out.
     pub fn new(config: Arc<ServerConfig>) -> Self {
         TlsAcceptor { config, timeout: None }
@@ -420,7 +452,8 @@ pub struct ServerBuilder {
 }
 
 impl ServerBuilder {
-    /// The TLS versions accepted (default: TLS 1.3 and 1.2).
+    /// The TLS versions accepted (default: TLS 1.3, and 1.2 with the `tls12`
+    /// feature).
     #[must_use]
     pub fn protocol_versions(mut self, versions: &[&'static SupportedProtocolVersion]) -> Self {
         self.versions = versions.to_vec();
@@ -460,14 +493,17 @@ impl ServerBuilder {
     /// # Errors
     ///
     /// [`ErrorKind::Tls`] for an inconsistent configuration (a key that does
-    /// not match the certificate, no usable version, empty client roots).
+    /// not match the certificate, no usable version, empty client roots);
+    /// [`ErrorKind::Unsupported`] when there is no crypto provider (see
+    /// [`provider`]).
     pub fn build(self) -> Result<TlsAcceptor, Error> {
-        let builder = ServerConfig::builder_with_provider(provider())
+        let provider = provider()?;
+        let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
             .with_protocol_versions(&self.versions)
             .map_err(|err| config_error(err, "invalid TLS versions"))?;
         let builder = match self.client_auth {
             Some((roots, required)) => {
-                let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider());
+                let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
                 let verifier = if required {
                     verifier
                 } else {
@@ -486,5 +522,48 @@ impl ServerBuilder {
             .map_err(|err| config_error(err, "invalid server certificate or key"))?;
         config.alpn_protocols = self.alpn;
         Ok(TlsAcceptor::new(Arc::new(config)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    /// What builds without the `ring` feature get with no process default:
+    /// a typed error naming both ways out, not a panic.
+    #[test]
+    fn no_process_default_is_an_unsupported_error() {
+        let err = process_default(None).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+        let message = err.to_string();
+        assert!(message.contains("no crypto provider"), "{message}");
+        assert!(message.contains("`ring` feature"), "{message}");
+        assert!(message.contains("process-default rustls CryptoProvider"), "{message}");
+    }
+
+    /// Without the `ring` feature, the process default is used as it is.
+    #[cfg(feature = "ring")]
+    #[test]
+    fn the_process_default_is_used_as_it_is() {
+        let installed = Arc::new(rustls::crypto::ring::default_provider());
+        let got = process_default(Some(&installed)).unwrap();
+        assert!(Arc::ptr_eq(&got, &installed));
+    }
+
+    /// With the `ring` feature, `provider()` needs no process default (none
+    /// is installed in this test binary) and gives ring's cipher suites.
+    #[cfg(feature = "ring")]
+    #[test]
+    fn the_ring_feature_needs_no_process_default() {
+        // Nothing in this test binary installs one.
+        assert!(CryptoProvider::get_default().is_none());
+        let got = provider().unwrap();
+        let ring = rustls::crypto::ring::default_provider();
+        assert_eq!(
+            got.cipher_suites.iter().map(|s| s.suite()).collect::<Vec<_>>(),
+            ring.cipher_suites.iter().map(|s| s.suite()).collect::<Vec<_>>()
+        );
     }
 }

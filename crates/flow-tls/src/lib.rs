@@ -8,6 +8,10 @@
 //!
 //! - Crypto comes from rustls's *ring* provider, passed explicitly
 //!   ([`provider`]); no process-wide default provider is installed or needed.
+//!   Without the `ring` feature, the builders use the process-default
+//!   provider you install, and fail with
+//!   [`ErrorKind::Unsupported`](flow_api::ErrorKind::Unsupported) if there
+//!   is none.
 //! - Certificates and keys load from PEM ([`certs_from_pem`],
 //!   [`private_key_from_pem`], and file variants); clients trust the
 //!   platform's roots ([`ClientBuilder::native_roots`]) or roots you give.
@@ -17,6 +21,12 @@
 //! - A handshake deadline, runtime-agnostic: give the runtime's timer
 //!   ([`TlsConnector::handshake_timeout`]); a stalled peer fails with
 //!   [`ErrorKind::TimedOut`](flow_api::ErrorKind::TimedOut).
+//!
+//! # Features
+//!
+//! - `ring` (default): rustls's *ring* crypto provider.
+//! - `tls12` (default): TLS 1.2, besides TLS 1.3.
+//! - `logging` (default): rustls's logging through the `log` crate.
 //!
 //! # Errors
 //!
