@@ -227,6 +227,16 @@ fn ci(root: &Path, args: &[String]) -> Result<(), String> {
                 let mut none = cargo(root);
                 none.args(["test", "--quiet", "-p", "anyflow", "--no-default-features"]);
                 step("anyflow with no feature", none)?;
+                // flow-tls without a crypto provider, and with ring alone.
+                for features in [None, Some("ring")] {
+                    let mut tls = cargo(root);
+                    tls.args(["clippy", "--quiet", "-p", "flow-tls", "--no-default-features"]);
+                    if let Some(features) = features {
+                        tls.args(["--features", features]);
+                    }
+                    tls.args(["--", "-D", "warnings"]);
+                    step(&format!("flow-tls with features {features:?} only"), tls)?;
+                }
             }
             "doc" => {
                 let mut doc = cargo(root);

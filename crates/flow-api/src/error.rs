@@ -106,11 +106,13 @@ type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// It has a [kind](Error::kind), context layers that say what was being
 /// done, and an optional [source](std::error::Error::source). Display prints
 /// the layers, outermost first, then what went wrong:
-/// `reading the response: connection reset by peer`, or
-/// `connecting to /run/x.sock: entity not found` (for kind
-/// [`ErrorKind::Other`] caused by an I/O error, the I/O error's kind). The
-/// source is not printed again: an error reporter that walks
-/// [`source`](std::error::Error::source) shows it once.
+/// `reading the response: connection reset by peer`. For the kinds whose
+/// description says little by itself ([`ErrorKind::Tls`],
+/// [`ErrorKind::InvalidData`], [`ErrorKind::Other`]), what went wrong is the
+/// source's own message (`connecting to /run/x.sock: No such file or
+/// directory (os error 2)`), and [`source`](std::error::Error::source) then
+/// returns the source's source, as `std::io::Error` does: an error reporter
+/// that walks the chain prints each message once.
 #[derive(Debug)]
 pub struct Error {
     kind: ErrorKind,
@@ -124,16 +126,20 @@ impl fmt::Display for Error {
         for layer in self.context.iter().rev() {
             write!(f, "{layer}: ")?;
         }
-        match self.io_source_kind() {
-            Some(kind) if self.kind == ErrorKind::Other && kind != io::ErrorKind::Other => write!(f, "{kind}"),
-            _ => write!(f, "{}", self.kind),
+        match self.shown_source() {
+            Some(source) => write!(f, "{source}"),
+            None => write!(f, "{}", self.kind),
         }
     }
 }
 
 impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.source.as_deref().map(|source| source as &(dyn StdError + 'static))
+        match self.shown_source() {
+            // Displayed already: the chain goes on below it.
+            Some(shown) => shown.source(),
+            None => self.source.as_deref().map(|source| source as &(dyn StdError + 'static)),
+        }
     }
 }
 
@@ -171,6 +177,14 @@ impl Error {
         self.kind
     }
 
+    /// The error that caused this one, if any: whether
+    /// [`Display`](fmt::Display) prints it (kinds `Tls`, `InvalidData`,
+    /// `Other`) or [`source`](std::error::Error::source) returns it. Downcast
+    /// it to reach the typed cause (a `rustls::Error`, an `io::Error`).
+    pub fn get_ref(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
+        self.source.as_deref()
+    }
+
     /// The outermost context layer, if any.
     pub fn context_message(&self) -> Option<&str> {
         self.context.last().map(AsRef::as_ref)
@@ -179,6 +193,14 @@ impl Error {
     /// The context layers, outermost first.
     pub fn contexts(&self) -> impl Iterator<Item = &str> {
         self.context.iter().rev().map(AsRef::as_ref)
+    }
+
+    /// The source, when Display prints it in place of the kind.
+    fn shown_source(&self) -> Option<&(dyn StdError + Send + Sync + 'static)> {
+        match self.kind {
+            ErrorKind::Tls | ErrorKind::InvalidData | ErrorKind::Other => self.source.as_deref(),
+            _ => None,
+        }
     }
 
     fn io_source_kind(&self) -> Option<io::ErrorKind> {

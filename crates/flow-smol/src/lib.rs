@@ -18,11 +18,11 @@
 //! ```
 //!
 //! The flows and listeners are flow-socket's, written once for every
-//! runtime, over [`Smol`], this crate's [`Runtime`](flow_socket::Runtime).
+//! runtime, over [`Smol`], this crate's [`Runtime`].
 //! They keep the contract through [`flow_socket::StreamFlow`]:
 //! reads into a reused buffer, vectored writes, a real half-close (async-io's
 //! own `close` only flushes and sends no FIN; this crate calls the socket's
-//! `shutdown`), resets reported as [`ErrorKind::Reset`](flow_api::ErrorKind::Reset),
+//! `shutdown`), resets reported as [`ErrorKind::Reset`],
 //! and a graceful close bounded by a deadline (30 s by default,
 //! [`set_close_timeout`](flow_socket::TcpFlow::set_close_timeout)). New connections have `TCP_NODELAY` set.
 

@@ -34,9 +34,9 @@ use flow_api::{Chunk, Error, ErrorKind, FlowRead, FlowWrite, Sleep, Timer, Write
 
 mod net;
 
-pub use crate::net::{AsSocket, Runtime, TcpFlow, TcpListener, ToAddrs};
 #[cfg(unix)]
-pub use crate::net::{UnixFlow, UnixListener};
+pub use crate::net::{Accepted as UnixAccepted, UnixFlow, UnixListener};
+pub use crate::net::{AsSocket, Runtime, TcpFlow, TcpListener, ToAddrs};
 
 /// The syscalls a socket offers, at poll level. Implement it for a
 /// runtime's stream type and wrap that in a [`StreamFlow`].

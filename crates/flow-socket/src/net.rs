@@ -149,8 +149,7 @@ impl<T: ToAddrs + ?Sized + Sync> ToAddrs for &T {
 /// 127.0.0.1:9", "binding /run/x.sock". The kind and the I/O error (as the
 /// source) are kept.
 fn failed(err: io::Error, doing: &str, place: &dyn fmt::Display) -> Error {
-    let message = err.to_string();
-    Error::from(err).context(format!("{doing} {place}: {message}"))
+    Error::from(err).context(format!("{doing} {place}"))
 }
 
 /// Resolves `addr` and tries each address in turn; the last error wins.
@@ -443,7 +442,7 @@ impl<R: Runtime> fmt::Debug for TcpListener<R> {
 }
 
 #[cfg(unix)]
-pub use self::unix::{UnixFlow, UnixListener};
+pub use self::unix::{Accepted, UnixFlow, UnixListener};
 
 #[cfg(unix)]
 mod unix {
@@ -560,6 +559,10 @@ mod unix {
         }
     }
 
+    /// A connection a [`UnixListener`] accepted, with the path the peer is
+    /// bound to (usually `None`: clients are unnamed).
+    pub type Accepted<R> = (UnixFlow<R>, Option<PathBuf>);
+
     /// Accepts Unix domain socket connections as flows, on runtime `R`.
     pub struct UnixListener<R: Runtime> {
         inner: R::UnixListener,
@@ -595,7 +598,7 @@ mod unix {
         ///
         /// Cancel-safe: a connection is taken only when the future
         /// completes.
-        pub async fn accept(&self) -> Result<(UnixFlow<R>, Option<PathBuf>), Error> {
+        pub async fn accept(&self) -> Result<Accepted<R>, Error> {
             poll_fn(|cx| self.poll_accept(cx)).await
         }
 
@@ -604,7 +607,7 @@ mod unix {
         /// # Errors
         ///
         /// As for [`accept`](UnixListener::accept).
-        pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<Result<(UnixFlow<R>, Option<PathBuf>), Error>> {
+        pub fn poll_accept(&self, cx: &mut Context<'_>) -> Poll<Result<Accepted<R>, Error>> {
             let stream = std::task::ready!(R::poll_accept_unix(&self.inner, cx))
                 .map_err(|err| failed(err, "accepting on", &self.path.display()))?;
             let flow = UnixFlow::from_stream(stream);

@@ -53,8 +53,7 @@ fn process_default(default: Option<&Arc<CryptoProvider>>) -> Result<Arc<CryptoPr
 }
 
 fn config_error(err: rustls::Error, what: &str) -> Error {
-    let context = format!("{what}: {err}");
-    Error::with_source(ErrorKind::Tls, err).context(context)
+    Error::with_source(ErrorKind::Tls, err).context(what.to_owned())
 }
 
 /// Parses a host name or an IP address into the [`ServerName`] that
@@ -70,8 +69,7 @@ pub fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
 }
 
 fn pem_error(err: rustls::pki_types::pem::Error, what: &str) -> Error {
-    let context = format!("{what}: {err}");
-    Error::with_source(ErrorKind::InvalidData, err).context(context)
+    Error::with_source(ErrorKind::InvalidData, err).context(what.to_owned())
 }
 
 /// Every certificate in a PEM document (`-----BEGIN CERTIFICATE-----`
@@ -267,10 +265,9 @@ impl ClientBuilder {
     ///
     /// [`ErrorKind::InvalidData`] when it cannot be parsed as a trust anchor.
     pub fn add_root_certificate(mut self, cert: CertificateDer<'static>) -> Result<Self, Error> {
-        self.roots.add(cert).map_err(|err| {
-            let context = format!("invalid root certificate: {err}");
-            Error::with_source(ErrorKind::InvalidData, err).context(context)
-        })?;
+        self.roots
+            .add(cert)
+            .map_err(|err| Error::with_source(ErrorKind::InvalidData, err).context("invalid root certificate"))?;
         Ok(self)
     }
 
@@ -510,8 +507,7 @@ impl ServerBuilder {
                     verifier.allow_unauthenticated()
                 };
                 let verifier = verifier.build().map_err(|err| {
-                    let context = format!("invalid client certificate roots: {err}");
-                    Error::with_source(ErrorKind::Tls, err).context(context)
+                    Error::with_source(ErrorKind::Tls, err).context("invalid client certificate roots")
                 })?;
                 builder.with_client_cert_verifier(verifier)
             }

@@ -129,13 +129,11 @@ pub struct TlsFlow<F> {
 }
 
 fn rustls_error(err: rustls::Error, what: &str) -> Error {
-    let context = format!("{what}: {err}");
-    Error::with_source(ErrorKind::Tls, err).context(context)
+    Error::with_source(ErrorKind::Tls, err).context(what.to_owned())
 }
 
 fn io_tls_error(err: io::Error, what: &str) -> Error {
-    let context = format!("{what}: {err}");
-    Error::with_source(ErrorKind::Tls, err).context(context)
+    Error::with_source(ErrorKind::Tls, err).context(what.to_owned())
 }
 
 impl<F> TlsFlow<F> {
@@ -561,10 +559,7 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
             }
             match self.poll_ingest(icx) {
                 Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(err)) => {
-                    let context = format!("during the TLS handshake: {err}");
-                    return Poll::Ready(Err(err.context(context)));
-                }
+                Poll::Ready(Err(err)) => return Poll::Ready(Err(err.context("during the TLS handshake"))),
                 Poll::Pending => return Poll::Pending,
             }
             if let Err(err) = self.conn.process_new_packets() {

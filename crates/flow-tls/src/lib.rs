@@ -32,8 +32,9 @@
 //!
 //! Handshake failures (a certificate for another host, untrusted or
 //! expired; an alert; bytes that are not TLS) are
-//! [`ErrorKind::Tls`](flow_api::ErrorKind::Tls), with the rustls error as
-//! their `source()`. An end of file from the peer without `close_notify` is
+//! [`ErrorKind::Tls`](flow_api::ErrorKind::Tls): they display the rustls
+//! error's message after what was being done, and
+//! [`get_ref`](flow_api::Error::get_ref) gives the `rustls::Error` itself. An end of file from the peer without `close_notify` is
 //! [`ErrorKind::Truncated`](flow_api::ErrorKind::Truncated), never a clean
 //! end of file: see [`TlsFlow`].
 //!

@@ -18,9 +18,9 @@
 //!
 //! The flows and listeners are flow-socket's, written once for every
 //! runtime ([`flow_socket::TcpFlow`] and the others) over [`Tokio`], this
-//! crate's [`Runtime`](flow_socket::Runtime): reads into a reused buffer,
+//! crate's [`Runtime`]: reads into a reused buffer,
 //! vectored writes, a real half-close, resets reported as
-//! [`ErrorKind::Reset`](flow_api::ErrorKind::Reset), and a graceful close
+//! [`ErrorKind::Reset`], and a graceful close
 //! bounded by a deadline (30 s by default,
 //! [`set_close_timeout`](flow_socket::TcpFlow::set_close_timeout)). New
 //! connections have `TCP_NODELAY` set: the flow batches small writes itself
