@@ -2,7 +2,7 @@
 //! (with `flow-tls`, over TCP from `flow-tokio`) and forwards the plaintext
 //! to a backend over plain TCP, both ways at once, half-close included. It
 //! also has a line echo backend to try it with, written on
-//! [`flow_util::Channel`].
+//! [`flow_util::BufFlow`].
 //!
 //! ```sh
 //! cargo run -p flow-util --features tokio --example tls_proxy -- echo 127.0.0.1:7000 &
@@ -12,9 +12,10 @@
 
 use std::net::SocketAddr;
 
+use flow_api::FlowWriteExt as _;
 use flow_tls::TlsAcceptor;
 use flow_tokio::{TcpFlow, TcpListener};
-use flow_util::{Channel, ProxyStats};
+use flow_util::{BufFlow, ProxyStats};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -40,12 +41,12 @@ async fn forward(client: TcpFlow, acceptor: &TlsAcceptor, backend: SocketAddr) -
 /// line `bye`, or at end of file, it closes.
 pub(crate) async fn echo_one(listener: &TcpListener) -> Result<usize, BoxError> {
     let (flow, _peer) = listener.accept().await?;
-    let mut channel = Channel::new(flow);
+    let mut channel = BufFlow::new(flow);
     let mut lines = 0;
     while let Some(line) = channel.read_line(4096).await? {
         lines += 1;
         let bye = line == "bye";
-        channel.write_line(line);
+        channel.queue_line(line);
         channel.flush().await?;
         if bye {
             break;

@@ -113,8 +113,8 @@ enum Phase {
     Done,
 }
 
-/// The state of one direction: everything but the flows, so that [`Copy`]
-/// and [`Proxy`] share it.
+/// The state of one direction: everything but the flows, so that [`CopyFuture`]
+/// and [`ProxyFuture`] share it.
 #[derive(Debug)]
 struct Pump {
     pending: Option<Bytes>,
@@ -272,7 +272,7 @@ impl Pump {
 /// Each buffer read is handed to `dst` as it is: no copy, no re-chunking
 /// (with in-memory flows `dst`'s reader gets the very allocation `src`'s
 /// writer sent). Buffers read back to back go out with one flush. `dst`'s
-/// write direction stays open unless [`Copy::shutdown_on_eof`] asks
+/// write direction stays open unless [`CopyFuture::shutdown_on_eof`] asks
 /// otherwise; neither flow is closed.
 ///
 /// Not cancel-safe: dropping the future may lose a buffer read from `src`
@@ -300,12 +300,12 @@ impl Pump {
 /// })
 /// # }
 /// ```
-pub fn copy<'a, R, W>(src: &'a mut R, dst: &'a mut W) -> Copy<'a, R, W>
+pub fn copy<'a, R, W>(src: &'a mut R, dst: &'a mut W) -> CopyFuture<'a, R, W>
 where
     R: FlowRead + Unpin + ?Sized,
     W: FlowWrite + Unpin + ?Sized,
 {
-    Copy {
+    CopyFuture {
         src,
         dst,
         pump: Pump::new(false),
@@ -314,13 +314,13 @@ where
 
 /// Future of [`copy`].
 #[must_use = "futures do nothing unless polled"]
-pub struct Copy<'a, R: ?Sized, W: ?Sized> {
+pub struct CopyFuture<'a, R: ?Sized, W: ?Sized> {
     src: &'a mut R,
     dst: &'a mut W,
     pump: Pump,
 }
 
-impl<R: ?Sized, W: ?Sized> Copy<'_, R, W> {
+impl<R: ?Sized, W: ?Sized> CopyFuture<'_, R, W> {
     /// Whether to shut down `dst`'s write direction once `src` reached end
     /// of file (after flushing), so that `dst`'s peer reads end of file too.
     /// Off by default. Call it before the first poll.
@@ -337,7 +337,7 @@ impl<R: ?Sized, W: ?Sized> Copy<'_, R, W> {
     }
 }
 
-impl<R, W> Future for Copy<'_, R, W>
+impl<R, W> Future for CopyFuture<'_, R, W>
 where
     R: FlowRead + Unpin + ?Sized,
     W: FlowWrite + Unpin + ?Sized,
@@ -351,9 +351,11 @@ where
     }
 }
 
-impl<R: ?Sized, W: ?Sized> fmt::Debug for Copy<'_, R, W> {
+impl<R: ?Sized, W: ?Sized> fmt::Debug for CopyFuture<'_, R, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Copy").field("pump", &self.pump).finish_non_exhaustive()
+        f.debug_struct("CopyFuture")
+            .field("pump", &self.pump)
+            .finish_non_exhaustive()
     }
 }
 
@@ -446,12 +448,12 @@ impl From<ProxyError> for Error {
 /// proxy; the flows are then dropped (or left to the caller, for `&mut`)
 /// without a close. A failure closing `a` is reported as a write-side
 /// failure of [`Direction::BToA`], and closing `b` of [`Direction::AToB`].
-pub fn proxy<A, B>(a: A, b: B) -> Proxy<A, B>
+pub fn proxy<A, B>(a: A, b: B) -> ProxyFuture<A, B>
 where
     A: FlowRead + FlowWrite + Unpin,
     B: FlowRead + FlowWrite + Unpin,
 {
-    Proxy {
+    ProxyFuture {
         a,
         b,
         a_to_b: Pump::new(true),
@@ -463,7 +465,7 @@ where
 
 /// Future of [`proxy`].
 #[must_use = "futures do nothing unless polled"]
-pub struct Proxy<A, B> {
+pub struct ProxyFuture<A, B> {
     a: A,
     b: B,
     a_to_b: Pump,
@@ -472,7 +474,7 @@ pub struct Proxy<A, B> {
     b_closed: bool,
 }
 
-impl<A, B> Proxy<A, B> {
+impl<A, B> ProxyFuture<A, B> {
     /// What was moved so far, each way.
     pub fn stats(&self) -> ProxyStats {
         ProxyStats {
@@ -482,7 +484,7 @@ impl<A, B> Proxy<A, B> {
     }
 }
 
-impl<A, B> Future for Proxy<A, B>
+impl<A, B> Future for ProxyFuture<A, B>
 where
     A: FlowRead + FlowWrite + Unpin,
     B: FlowRead + FlowWrite + Unpin,
@@ -550,9 +552,9 @@ where
     }
 }
 
-impl<A, B> fmt::Debug for Proxy<A, B> {
+impl<A, B> fmt::Debug for ProxyFuture<A, B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Proxy")
+        f.debug_struct("ProxyFuture")
             .field("a_to_b", &self.a_to_b)
             .field("b_to_a", &self.b_to_a)
             .field("a_closed", &self.a_closed)

@@ -7,9 +7,9 @@
 //! - [`proxy`] copies both ways at once between two flows, propagates
 //!   half-close (end of file on one side shuts down writing on the other),
 //!   and returns both directions' statistics.
-//! - [`Channel`] is a buffered reader and writer over any flow: exact reads,
+//! - [`BufFlow`] is a buffered reader and writer over any flow: exact reads,
 //!   lines with a maximum length, delimiters, and buffered writes that go out
-//!   together at [`flush`](Channel::flush).
+//!   together at the flow's `flush`.
 //! - [`Metered`] counts bytes and operations in each direction, readable
 //!   while the flow is in use ([`Meter`]); with the `tracing` feature it also
 //!   emits `tracing` events.
@@ -53,14 +53,14 @@
 //! | operation | cancel-safe? |
 //! |---|---|
 //! | [`copy`], [`proxy`] | no: a buffer read but not yet handed to the writer is lost, and so are the statistics |
-//! | [`Channel`] reads ([`read_exact`](Channel::read_exact), [`read_line`](Channel::read_line), [`read_until`](Channel::read_until), [`read_some`](Channel::read_some)) | yes: what was read stays in the channel's buffer for the next call |
-//! | [`Channel::flush`], [`Channel::shutdown`], [`Channel::close`] | yes: calling again resumes |
-//! | [`Metered`], [`FlowIo`], streams as flows, [`Channel`] through the flow traits | as the wrapped flow or stream |
+//! | [`BufFlow`] reads ([`read_exact`](BufFlow::read_exact), [`read_line`](BufFlow::read_line), [`read_until`](BufFlow::read_until), [`read_some`](BufFlow::read_some)) | yes: what was read stays in the buffer for the next call |
+//! | [`BufFlow`]'s `flush`, `shutdown` and `close` (the flow's) | yes: calling again resumes |
+//! | [`Metered`], [`FlowIo`], streams as flows, [`BufFlow`] through the flow traits | as the wrapped flow or stream |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
-mod channel;
+mod buf_flow;
 mod copy;
 #[cfg(any(feature = "tokio", feature = "futures-io"))]
 mod io;
@@ -68,12 +68,14 @@ mod meter;
 #[cfg(any(feature = "tokio", feature = "futures-io"))]
 mod stream;
 
-pub use crate::channel::{Channel, ChannelError};
-pub use crate::copy::{Copy, CopyError, CopyStats, Direction, Proxy, ProxyError, ProxyStats, Side, copy, proxy};
+pub use crate::buf_flow::{BufFlow, BufFlowError};
+pub use crate::copy::{
+    CopyError, CopyFuture, CopyStats, Direction, ProxyError, ProxyFuture, ProxyStats, Side, copy, proxy,
+};
 #[cfg(any(feature = "tokio", feature = "futures-io"))]
 pub use crate::io::FlowIo;
 pub use crate::meter::{Meter, MeterSnapshot, Metered};
 #[cfg(feature = "futures-io")]
-pub use crate::stream::{FuturesIoFlow, FuturesIoStream, from_futures_io};
+pub use crate::stream::{FuturesIoStream, FuturesIoStreamFlow, from_futures_io};
 #[cfg(feature = "tokio")]
-pub use crate::stream::{TokioFlow, TokioStream, from_tokio};
+pub use crate::stream::{TokioStream, TokioStreamFlow, from_tokio};

@@ -25,7 +25,7 @@ pub struct TokioStream<S> {
 
 /// Any tokio stream as a flow: see [`from_tokio`].
 #[cfg(feature = "tokio")]
-pub type TokioFlow<S> = StreamFlow<TokioStream<S>>;
+pub type TokioStreamFlow<S> = StreamFlow<TokioStream<S>>;
 
 /// Makes any tokio `AsyncRead + AsyncWrite` stream (a `tokio::io::duplex`
 /// end, a TLS stream from another library, a serial port...) a flow that
@@ -54,7 +54,7 @@ pub type TokioFlow<S> = StreamFlow<TokioStream<S>>;
 /// # }
 /// ```
 #[cfg(feature = "tokio")]
-pub fn from_tokio<S>(stream: S) -> TokioFlow<S>
+pub fn from_tokio<S>(stream: S) -> TokioStreamFlow<S>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -138,7 +138,7 @@ pub struct FuturesIoStream<S> {
 
 /// Any futures-io stream as a flow: see [`from_futures_io`].
 #[cfg(feature = "futures-io")]
-pub type FuturesIoFlow<S> = StreamFlow<FuturesIoStream<S>>;
+pub type FuturesIoStreamFlow<S> = StreamFlow<FuturesIoStream<S>>;
 
 /// Makes any futures-io `AsyncRead + AsyncWrite` stream a flow that keeps
 /// the contract, as [`from_tokio`] does for tokio streams. The flow has no
@@ -162,7 +162,7 @@ pub type FuturesIoFlow<S> = StreamFlow<FuturesIoStream<S>>;
 /// # }
 /// ```
 #[cfg(feature = "futures-io")]
-pub fn from_futures_io<S>(stream: S) -> FuturesIoFlow<S>
+pub fn from_futures_io<S>(stream: S) -> FuturesIoStreamFlow<S>
 where
     S: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin,
 {

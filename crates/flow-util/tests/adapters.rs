@@ -21,8 +21,8 @@ use flow_util::{FlowIo, Metered};
 struct MemAsTokio;
 
 impl Factory for MemAsTokio {
-    type Client = flow_util::TokioFlow<FlowIo<flow_mem::MemFlow>>;
-    type Server = flow_util::TokioFlow<FlowIo<flow_mem::MemFlow>>;
+    type Client = flow_util::TokioStreamFlow<FlowIo<flow_mem::MemFlow>>;
+    type Server = flow_util::TokioStreamFlow<FlowIo<flow_mem::MemFlow>>;
 
     async fn connect(&self) -> Result<(Self::Client, Self::Server), Error> {
         let (a, b) = flow_mem::pair();
@@ -42,8 +42,8 @@ impl Factory for MemAsTokio {
 struct TokioDuplex;
 
 impl Factory for TokioDuplex {
-    type Client = flow_util::TokioFlow<tokio::io::DuplexStream>;
-    type Server = flow_util::TokioFlow<tokio::io::DuplexStream>;
+    type Client = flow_util::TokioStreamFlow<tokio::io::DuplexStream>;
+    type Server = flow_util::TokioStreamFlow<tokio::io::DuplexStream>;
 
     async fn connect(&self) -> Result<(Self::Client, Self::Server), Error> {
         let (a, b) = tokio::io::duplex(64 * 1024);
@@ -60,8 +60,8 @@ impl Factory for TokioDuplex {
 struct MemAsFuturesIo;
 
 impl Factory for MemAsFuturesIo {
-    type Client = flow_util::FuturesIoFlow<FlowIo<flow_mem::MemFlow>>;
-    type Server = flow_util::FuturesIoFlow<FlowIo<flow_mem::MemFlow>>;
+    type Client = flow_util::FuturesIoStreamFlow<FlowIo<flow_mem::MemFlow>>;
+    type Server = flow_util::FuturesIoStreamFlow<FlowIo<flow_mem::MemFlow>>;
 
     async fn connect(&self) -> Result<(Self::Client, Self::Server), Error> {
         let (a, b) = flow_mem::pair();
@@ -83,8 +83,8 @@ type CompatDuplex = tokio_util::compat::Compat<tokio::io::DuplexStream>;
 struct FuturesIoDuplex;
 
 impl Factory for FuturesIoDuplex {
-    type Client = flow_util::FuturesIoFlow<CompatDuplex>;
-    type Server = flow_util::FuturesIoFlow<CompatDuplex>;
+    type Client = flow_util::FuturesIoStreamFlow<CompatDuplex>;
+    type Server = flow_util::FuturesIoStreamFlow<CompatDuplex>;
 
     async fn connect(&self) -> Result<(Self::Client, Self::Server), Error> {
         use tokio_util::compat::TokioAsyncReadCompatExt;

@@ -8,21 +8,21 @@ mod common;
 use common::{random_bytes, seed, within};
 use flow_api::prelude::*;
 use flow_mem::{FaultConfig, Faulty, Scripted};
-use flow_util::{Channel, ChannelError};
+use flow_util::{BufFlow, BufFlowError};
 use futures_executor::block_on;
 
 #[test]
 fn read_exact_across_and_within_chunks() {
     block_on(within("channel", async {
         let (flow, _rec) = Scripted::new(["abc", "defgh", "ij"]);
-        let mut ch = Channel::new(flow);
+        let mut ch = BufFlow::new(flow);
         assert_eq!(ch.read_exact(2).await.unwrap(), "ab");
         // Spans three chunks.
         assert_eq!(ch.read_exact(7).await.unwrap(), "cdefghi");
         assert_eq!(ch.read_exact(0).await.unwrap(), "");
         let err = ch.read_exact(5).await.unwrap_err();
         assert!(
-            matches!(err, ChannelError::UnexpectedEof { needed: 5, buffered: 1 }),
+            matches!(err, BufFlowError::UnexpectedEof { needed: 5, buffered: 1 }),
             "{err:?}"
         );
         assert_eq!(err.kind(), ErrorKind::Truncated);
@@ -38,7 +38,7 @@ fn read_exact_within_one_chunk_is_a_slice_of_it() {
         let chunk = Bytes::from(vec![9u8; 4096]);
         let ptr = chunk.as_ptr();
         let (flow, _rec) = Scripted::new([chunk]);
-        let mut ch = Channel::new(flow);
+        let mut ch = BufFlow::new(flow);
         let first = ch.read_exact(1000).await.unwrap();
         assert_eq!(
             first.as_ptr(),
@@ -54,7 +54,7 @@ fn read_exact_within_one_chunk_is_a_slice_of_it() {
 fn lines_end_with_lf_or_crlf() {
     block_on(within("channel", async {
         let (flow, _rec) = Scripted::new(["GET / HTTP/1.1\r", "\nHost: x\n", "\r\n", "a\r\r\nlast\n"]);
-        let mut ch = Channel::new(flow);
+        let mut ch = BufFlow::new(flow);
         assert_eq!(ch.read_line(100).await.unwrap().unwrap(), "GET / HTTP/1.1");
         assert_eq!(ch.read_line(100).await.unwrap().unwrap(), "Host: x");
         assert_eq!(ch.read_line(100).await.unwrap().unwrap(), "");
@@ -70,11 +70,11 @@ fn lines_end_with_lf_or_crlf() {
 fn end_of_file_mid_line_is_an_error_that_keeps_the_bytes() {
     block_on(within("channel", async {
         let (flow, _rec) = Scripted::new(["one\ntw", "o"]);
-        let mut ch = Channel::new(flow);
+        let mut ch = BufFlow::new(flow);
         assert_eq!(ch.read_line(100).await.unwrap().unwrap(), "one");
         let err = ch.read_line(100).await.unwrap_err();
         assert!(
-            matches!(err, ChannelError::UnexpectedEof { buffered: 3, .. }),
+            matches!(err, BufFlowError::UnexpectedEof { buffered: 3, .. }),
             "{err:?}"
         );
         assert_eq!(ch.buffered(), 3);
@@ -87,9 +87,9 @@ fn end_of_file_mid_line_is_an_error_that_keeps_the_bytes() {
 fn a_line_too_long_is_a_typed_error_and_loses_nothing() {
     block_on(within("channel", async {
         let (flow, _rec) = Scripted::new(["0123456789", "abcdef\nok\r\n", "12345\r\n"]);
-        let mut ch = Channel::new(flow);
+        let mut ch = BufFlow::new(flow);
         let err = ch.read_line(8).await.unwrap_err();
-        assert!(matches!(err, ChannelError::LineTooLong { max: 8 }), "{err:?}");
+        assert!(matches!(err, BufFlowError::LineTooLong { max: 8 }), "{err:?}");
         assert_eq!(err.to_string(), "line too long: no end of line within 8 bytes");
         assert_eq!(err.kind(), ErrorKind::InvalidData);
         // Every byte is still there: a bigger limit reads the whole line.
@@ -97,11 +97,11 @@ fn a_line_too_long_is_a_typed_error_and_loses_nothing() {
         assert_eq!(ch.read_line(2).await.unwrap().unwrap(), "ok");
         // Exactly max bytes before CRLF fits; one more does not.
         let (flow, _rec) = Scripted::new(["12345\r\n123456\r\n"]);
-        let mut ch = Channel::new(flow);
+        let mut ch = BufFlow::new(flow);
         assert_eq!(ch.read_line(5).await.unwrap().unwrap(), "12345");
         assert!(matches!(
             ch.read_line(5).await.unwrap_err(),
-            ChannelError::LineTooLong { max: 5 }
+            BufFlowError::LineTooLong { max: 5 }
         ));
         assert_eq!(ch.read_line(6).await.unwrap().unwrap(), "123456");
     }));
@@ -114,10 +114,10 @@ fn a_line_too_long_is_detected_without_waiting_for_its_end() {
         // on what arrived, not hang.
         let (a, mut b) = flow_mem::pair();
         b.write(vec![b'x'; 100]).await.unwrap();
-        let mut ch = Channel::new(a);
+        let mut ch = BufFlow::new(a);
         assert!(matches!(
             ch.read_line(10).await.unwrap_err(),
-            ChannelError::LineTooLong { max: 10 }
+            BufFlowError::LineTooLong { max: 10 }
         ));
         assert_eq!(ch.buffered(), 100);
     }));
@@ -127,15 +127,15 @@ fn a_line_too_long_is_detected_without_waiting_for_its_end() {
 fn read_until_includes_the_delimiter() {
     block_on(within("channel", async {
         let (flow, _rec) = Scripted::new(["key=val", "ue;k2=v2;", "tail"]);
-        let mut ch = Channel::new(flow);
+        let mut ch = BufFlow::new(flow);
         assert_eq!(ch.read_until(b'=', 64).await.unwrap().unwrap(), "key=");
         assert_eq!(ch.read_until(b';', 64).await.unwrap().unwrap(), "value;");
         assert_eq!(ch.read_until(b';', 6).await.unwrap().unwrap(), "k2=v2;");
         let err = ch.read_until(b';', 3).await.unwrap_err();
-        assert!(matches!(err, ChannelError::LineTooLong { max: 3 }), "{err:?}");
+        assert!(matches!(err, BufFlowError::LineTooLong { max: 3 }), "{err:?}");
         assert!(matches!(
             ch.read_until(b';', 64).await.unwrap_err(),
-            ChannelError::UnexpectedEof { buffered: 4, .. }
+            BufFlowError::UnexpectedEof { buffered: 4, .. }
         ));
         assert_eq!(ch.read_some(2).await.unwrap(), Chunk::Data(Bytes::from("ta")));
         assert_eq!(ch.read_some(9).await.unwrap(), Chunk::Data(Bytes::from("il")));
@@ -160,7 +160,7 @@ fn lines_survive_random_chunking() {
         async {
             let (a, mut b) = flow_mem::pair();
             let a = Faulty::new(a, FaultConfig::new(seed).max_chunk(300));
-            let mut ch = Channel::new(a);
+            let mut ch = BufFlow::new(a);
             let writer = async {
                 b.write(wire.clone()).await.unwrap();
                 b.shutdown(Shutdown::Write).await.unwrap();
@@ -185,13 +185,13 @@ fn lines_survive_random_chunking() {
 fn writes_are_buffered_until_flush_which_sends_them_together() {
     block_on(within("channel", async {
         let (flow, rec) = Scripted::new(Vec::<Bytes>::new());
-        let mut ch = Channel::new(flow);
+        let mut ch = BufFlow::new(flow);
         let big = Bytes::from(vec![7u8; 4096]);
-        ch.write("HTTP/1.1 200 OK");
-        ch.write_line_crlf("");
-        ch.write_line("x: y");
-        ch.write(big.clone());
-        ch.write("end");
+        ch.queue("HTTP/1.1 200 OK");
+        ch.queue_line_crlf("");
+        ch.queue_line("x: y");
+        ch.queue(big.clone());
+        ch.queue("end");
         assert_eq!(ch.queued(), 15 + 2 + 5 + 4096 + 3);
         assert!(rec.written().is_empty(), "nothing goes out before flush");
         ch.flush().await.unwrap();
@@ -211,8 +211,8 @@ fn writes_are_buffered_until_flush_which_sends_them_together() {
 fn close_and_shutdown_flush_first() {
     block_on(within("channel", async {
         let (a, mut b) = flow_mem::pair();
-        let mut ch = Channel::new(a);
-        ch.write_line("bye");
+        let mut ch = BufFlow::new(a);
+        ch.queue_line("bye");
         ch.shutdown(Shutdown::Write).await.unwrap();
         assert_eq!(common::read_all(&mut b).await.unwrap(), b"bye\n");
         b.write("late\n").await.unwrap();
@@ -221,8 +221,8 @@ fn close_and_shutdown_flush_first() {
         assert_eq!(ch.read_some(10).await.unwrap(), Chunk::Eof);
 
         let (a, mut b) = flow_mem::pair();
-        let mut ch = Channel::new(a);
-        ch.write("queued before close");
+        let mut ch = BufFlow::new(a);
+        ch.queue("queued before close");
         let (closed, read) = futures_util::join!(ch.close(), async {
             let all = common::read_all(&mut b).await.unwrap();
             b.close().await.unwrap();
@@ -231,9 +231,9 @@ fn close_and_shutdown_flush_first() {
         closed.unwrap();
         assert_eq!(read, b"queued before close");
         // A write to a closed flow fails at flush, and the data stays queued.
-        ch.write("after");
+        ch.queue("after");
         let err = ch.flush().await.unwrap_err();
-        assert!(matches!(&err, ChannelError::Write(w) if w.is_closed()), "{err:?}");
+        assert!(err.is_closed(), "{err:?}");
         assert_eq!(ch.queued(), 5);
     }));
 }
@@ -244,9 +244,9 @@ fn a_large_flush_waits_for_the_reader_and_arrives_intact() {
     let data = random_bytes(seed, 1 << 20);
     block_on(within("channel", async {
         let (a, mut b) = flow_mem::pair_with_capacity(4096);
-        let mut ch = Channel::new(a);
+        let mut ch = BufFlow::new(a);
         for piece in data.chunks(1000) {
-            ch.write(Bytes::copy_from_slice(piece));
+            ch.queue(Bytes::copy_from_slice(piece));
         }
         let (flushed, got) = futures_util::join!(
             async {
@@ -264,7 +264,7 @@ fn a_large_flush_waits_for_the_reader_and_arrives_intact() {
 fn a_cancelled_read_line_loses_nothing() {
     block_on(within("channel", async {
         let (a, mut b) = flow_mem::pair();
-        let mut ch = Channel::new(a);
+        let mut ch = BufFlow::new(a);
         b.write("partial ").await.unwrap();
         {
             // Polled once: reads "partial " into the buffer, then waits.
@@ -285,12 +285,12 @@ fn a_cancelled_read_line_loses_nothing() {
 struct ChannelPairs;
 
 impl flow_conformance::Factory for ChannelPairs {
-    type Client = Channel<flow_mem::MemFlow>;
-    type Server = Channel<flow_mem::MemFlow>;
+    type Client = BufFlow<flow_mem::MemFlow>;
+    type Server = BufFlow<flow_mem::MemFlow>;
 
     async fn connect(&self) -> Result<(Self::Client, Self::Server), flow_api::Error> {
         let (a, b) = flow_mem::pair();
-        Ok((Channel::new(a), Channel::new(b)))
+        Ok((BufFlow::new(a), BufFlow::new(b)))
     }
 
     fn capabilities(&self) -> flow_conformance::Capabilities {
@@ -311,7 +311,7 @@ fn a_channel_hands_its_buffered_bytes_on_to_copy() {
         b.write("HEADER\nbody starts here").await.unwrap();
         b.write(" and goes on").await.unwrap();
         b.shutdown(Shutdown::Write).await.unwrap();
-        let mut ch = Channel::new(a);
+        let mut ch = BufFlow::new(a);
         assert_eq!(ch.read_line(100).await.unwrap().unwrap(), "HEADER");
         let stats = flow_util::copy(&mut ch, &mut dst).shutdown_on_eof(true).await.unwrap();
         assert_eq!(stats.bytes_read, 28);
@@ -326,8 +326,8 @@ fn a_channel_hands_its_buffered_bytes_on_to_copy() {
 fn writes_through_the_flow_traits_queue_behind_buffered_ones() {
     block_on(within("channel as a flow", async {
         let (flow, rec) = Scripted::new(Vec::<Bytes>::new());
-        let mut ch = Channel::new(flow);
-        ch.write("queued first, ");
+        let mut ch = BufFlow::new(flow);
+        ch.queue("queued first, ");
         // FlowWriteExt::feed (trait method): queued behind, not overtaking.
         FlowWriteExt::feed(&mut ch, Bytes::from("then fed")).await.unwrap();
         assert!(rec.written().is_empty());

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, BytesMut};
-use flow_api::{Bytes, Chunk, Error, ErrorKind, Flow, FlowExt, FlowRead, FlowWrite, Shutdown, WriteError};
+use flow_api::{Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite, WriteError};
 
 /// Bytes queued above which the channel, used as a flow, flushes before it
 /// takes more (`poll_write_ready`).
@@ -18,10 +18,10 @@ const WRITE_HIGH_WATER: usize = 64 * 1024;
 /// tiny vectored-write entries.
 const COALESCE_BELOW: usize = 512;
 
-/// An error from a [`Channel`].
+/// An error from a [`BufFlow`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum ChannelError {
+pub enum BufFlowError {
     /// Reading from the flow failed.
     #[error("channel read failed")]
     Read(#[source] Error),
@@ -33,7 +33,7 @@ pub enum ChannelError {
     Close(#[source] Error),
     /// End of file came before the data asked for. Nothing was consumed: the
     /// `buffered` bytes read so far stay in the channel
-    /// ([`read_some`](Channel::read_some) returns them).
+    /// ([`read_some`](BufFlow::read_some) returns them).
     #[error("unexpected end of file: needed {needed} bytes, {buffered} were left")]
     UnexpectedEof {
         /// How many bytes the call needed (for a line or delimiter: one more
@@ -51,25 +51,25 @@ pub enum ChannelError {
     },
 }
 
-impl ChannelError {
+impl BufFlowError {
     /// The flow [`ErrorKind`] closest to this error: the flow's for I/O
     /// failures, [`ErrorKind::Truncated`] for an unexpected end of file,
     /// [`ErrorKind::InvalidData`] for a line too long.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            ChannelError::Read(err) | ChannelError::Close(err) => err.kind(),
-            ChannelError::Write(err) => err.kind(),
-            ChannelError::UnexpectedEof { .. } => ErrorKind::Truncated,
-            ChannelError::LineTooLong { .. } => ErrorKind::InvalidData,
+            BufFlowError::Read(err) | BufFlowError::Close(err) => err.kind(),
+            BufFlowError::Write(err) => err.kind(),
+            BufFlowError::UnexpectedEof { .. } => ErrorKind::Truncated,
+            BufFlowError::LineTooLong { .. } => ErrorKind::InvalidData,
         }
     }
 }
 
-impl From<ChannelError> for Error {
-    fn from(err: ChannelError) -> Self {
+impl From<BufFlowError> for Error {
+    fn from(err: BufFlowError) -> Self {
         match err {
-            ChannelError::Read(err) | ChannelError::Close(err) => err,
-            ChannelError::Write(err) => err.into(),
+            BufFlowError::Read(err) | BufFlowError::Close(err) => err,
+            BufFlowError::Write(err) => err.into(),
             other => Error::with_source(other.kind(), other),
         }
     }
@@ -77,47 +77,47 @@ impl From<ChannelError> for Error {
 
 /// A buffered reader and writer over any flow, like `mirage-channel`.
 ///
-/// Reads: [`read_exact`](Channel::read_exact), [`read_line`](Channel::read_line)
-/// (LF or CRLF, with a maximum length), [`read_until`](Channel::read_until) a
-/// delimiter, [`read_some`](Channel::read_some). What the flow returns beyond
+/// Reads: [`read_exact`](BufFlow::read_exact), [`read_line`](BufFlow::read_line)
+/// (LF or CRLF, with a maximum length), [`read_until`](BufFlow::read_until) a
+/// delimiter, [`read_some`](BufFlow::read_some). What the flow returns beyond
 /// the request stays buffered for the next call; when a request fits in one
 /// buffer read from the flow, the result is a slice of it (no copy).
 ///
-/// Writes are buffered: [`write`](Channel::write) and
-/// [`write_line`](Channel::write_line) only queue, and [`flush`](Channel::flush)
-/// hands everything queued to the flow and flushes once, so that it goes out
-/// as one vectored write on sockets. [`close`](Channel::close) and
-/// [`shutdown`](Channel::shutdown) flush first. Nothing bounds the write
-/// queue: flush regularly.
+/// Writes are buffered: [`queue`](BufFlow::queue) and
+/// [`queue_line`](BufFlow::queue_line) only queue (they are not the flow's
+/// `write`), and the flow's `flush` ([`FlowWriteExt::flush`](flow_api::FlowWriteExt::flush)) hands
+/// everything queued to the flow and flushes once, so that it goes out as
+/// one vectored write on sockets. `close` and `shutdown` flush first.
+/// Nothing bounds what `queue` takes: flush regularly.
 ///
 /// Every read is cancel-safe (what was read stays buffered), and so are
 /// `flush`, `shutdown` and `close` (calling again resumes).
 ///
-/// A channel is a flow itself ([`FlowRead`] and [`FlowWrite`]): reads return
-/// the buffered bytes first, then the flow's; writes are queued as by
-/// [`write`](Channel::write) and sent at the flush, with backpressure once
-/// 64 KiB are queued. So after reading a header line by line, the channel
-/// can be handed to [`copy`](crate::copy) or [`proxy`](crate::proxy) with
-/// nothing lost.
+/// A buffered flow is a flow itself ([`FlowRead`] and [`FlowWrite`]): reads
+/// return the buffered bytes first, then the flow's; the flow's `write`
+/// queues as [`queue`](BufFlow::queue) does and flushes, with backpressure
+/// once 64 KiB are queued. So after reading a header line by line, it can
+/// be handed to [`copy`](crate::copy) or [`proxy`](crate::proxy) with
+/// nothing lost. A shutdown of reading discards the buffered input.
 ///
 /// ```
 /// use flow_api::prelude::*;
-/// use flow_util::Channel;
+/// use flow_util::BufFlow;
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// futures_executor::block_on(async {
 ///     let (a, mut b) = flow_mem::pair();
 ///     b.write("HELO there\r\nrest").await?;
-///     let mut channel = Channel::new(a);
+///     let mut channel = BufFlow::new(a);
 ///     assert_eq!(channel.read_line(1024).await?, Some(Bytes::from("HELO there")));
-///     channel.write_line("250 hello");
+///     channel.queue_line("250 hello");
 ///     channel.flush().await?;
 ///     assert_eq!(b.read().await?, Chunk::Data(Bytes::from("250 hello\n")));
 ///     Ok(())
 /// })
 /// # }
 /// ```
-pub struct Channel<F> {
+pub struct BufFlow<F> {
     flow: F,
     input: VecDeque<Bytes>,
     buffered: usize,
@@ -131,10 +131,10 @@ pub struct Channel<F> {
     unflushed: bool,
 }
 
-impl<F> Channel<F> {
+impl<F> BufFlow<F> {
     /// A channel over `flow`, with empty buffers.
     pub fn new(flow: F) -> Self {
-        Channel {
+        BufFlow {
             flow,
             input: VecDeque::new(),
             buffered: 0,
@@ -181,9 +181,9 @@ impl<F> Channel<F> {
     }
 
     /// Queues `buf` for writing. Nothing is written until
-    /// [`flush`](Channel::flush) (or `shutdown` or `close`). Large buffers are
+    /// the flow's `flush` (or `shutdown` or `close`). Large buffers are
     /// queued as they are (no copy); small ones are gathered into one.
-    pub fn write(&mut self, buf: impl Into<Bytes>) {
+    pub fn queue(&mut self, buf: impl Into<Bytes>) {
         let buf = buf.into();
         if buf.is_empty() {
             return;
@@ -198,17 +198,17 @@ impl<F> Channel<F> {
     }
 
     /// Queues `line` followed by `\n`. Write the `\r` yourself (or use
-    /// [`write_line_crlf`](Channel::write_line_crlf)) for protocols that end
+    /// [`write_line_crlf`](BufFlow::queue_line_crlf)) for protocols that end
     /// lines with CRLF.
-    pub fn write_line(&mut self, line: impl Into<Bytes>) {
-        self.write(line);
-        self.write(Bytes::from_static(b"\n"));
+    pub fn queue_line(&mut self, line: impl Into<Bytes>) {
+        self.queue(line);
+        self.queue(Bytes::from_static(b"\n"));
     }
 
     /// Queues `line` followed by `\r\n`.
-    pub fn write_line_crlf(&mut self, line: impl Into<Bytes>) {
-        self.write(line);
-        self.write(Bytes::from_static(b"\r\n"));
+    pub fn queue_line_crlf(&mut self, line: impl Into<Bytes>) {
+        self.queue(line);
+        self.queue(Bytes::from_static(b"\r\n"));
     }
 
     fn seal_tail(&mut self) {
@@ -281,10 +281,10 @@ impl<F> Channel<F> {
     }
 }
 
-impl<F: FlowRead + Unpin> Channel<F> {
+impl<F: FlowRead + Unpin> BufFlow<F> {
     /// Reads one more buffer from the flow into the channel; `false` at end
     /// of file.
-    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, ChannelError>> {
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<bool, BufFlowError>> {
         if self.eof {
             return Poll::Ready(Ok(false));
         }
@@ -298,11 +298,11 @@ impl<F: FlowRead + Unpin> Channel<F> {
                 self.eof = true;
                 Poll::Ready(Ok(false))
             }
-            Err(err) => Poll::Ready(Err(ChannelError::Read(err))),
+            Err(err) => Poll::Ready(Err(BufFlowError::Read(err))),
         }
     }
 
-    async fn fill(&mut self) -> Result<bool, ChannelError> {
+    async fn fill(&mut self) -> Result<bool, BufFlowError> {
         poll_fn(|cx| self.poll_fill(cx)).await
     }
 
@@ -314,12 +314,12 @@ impl<F: FlowRead + Unpin> Channel<F> {
     ///
     /// # Errors
     ///
-    /// [`ChannelError::UnexpectedEof`] when the flow ends first (the bytes
-    /// stay buffered); [`ChannelError::Read`] when the flow fails.
-    pub async fn read_exact(&mut self, n: usize) -> Result<Bytes, ChannelError> {
+    /// [`BufFlowError::UnexpectedEof`] when the flow ends first (the bytes
+    /// stay buffered); [`BufFlowError::Read`] when the flow fails.
+    pub async fn read_exact(&mut self, n: usize) -> Result<Bytes, BufFlowError> {
         while self.buffered < n {
             if !self.fill().await? {
-                return Err(ChannelError::UnexpectedEof {
+                return Err(BufFlowError::UnexpectedEof {
                     needed: n,
                     buffered: self.buffered,
                 });
@@ -336,8 +336,8 @@ impl<F: FlowRead + Unpin> Channel<F> {
     ///
     /// # Errors
     ///
-    /// [`ChannelError::Read`] when the flow fails.
-    pub async fn read_some(&mut self, max: usize) -> Result<Chunk, ChannelError> {
+    /// [`BufFlowError::Read`] when the flow fails.
+    pub async fn read_some(&mut self, max: usize) -> Result<Chunk, BufFlowError> {
         let max = max.max(1);
         if self.buffered == 0 && !self.fill().await? {
             return Ok(Chunk::Eof);
@@ -354,23 +354,23 @@ impl<F: FlowRead + Unpin> Channel<F> {
     ///
     /// # Errors
     ///
-    /// [`ChannelError::LineTooLong`] when `max` bytes hold no delimiter;
-    /// [`ChannelError::UnexpectedEof`] when the flow ends before a
+    /// [`BufFlowError::LineTooLong`] when `max` bytes hold no delimiter;
+    /// [`BufFlowError::UnexpectedEof`] when the flow ends before a
     /// delimiter. Either way nothing is consumed: the bytes stay buffered.
-    /// [`ChannelError::Read`] when the flow fails.
-    pub async fn read_until(&mut self, delim: u8, max: usize) -> Result<Option<Bytes>, ChannelError> {
+    /// [`BufFlowError::Read`] when the flow fails.
+    pub async fn read_until(&mut self, delim: u8, max: usize) -> Result<Option<Bytes>, BufFlowError> {
         loop {
             if let Some(i) = self.find(delim, max) {
                 return Ok(Some(self.take(i + 1)));
             }
             if self.buffered >= max {
-                return Err(ChannelError::LineTooLong { max });
+                return Err(BufFlowError::LineTooLong { max });
             }
             if !self.fill().await? {
                 if self.buffered == 0 {
                     return Ok(None);
                 }
-                return Err(ChannelError::UnexpectedEof {
+                return Err(BufFlowError::UnexpectedEof {
                     needed: self.buffered + 1,
                     buffered: self.buffered,
                 });
@@ -386,11 +386,11 @@ impl<F: FlowRead + Unpin> Channel<F> {
     ///
     /// # Errors
     ///
-    /// [`ChannelError::LineTooLong`] when the line is longer than `max`
-    /// bytes; [`ChannelError::UnexpectedEof`] when the flow ends in the
+    /// [`BufFlowError::LineTooLong`] when the line is longer than `max`
+    /// bytes; [`BufFlowError::UnexpectedEof`] when the flow ends in the
     /// middle of a line. Either way nothing is consumed: the bytes stay
-    /// buffered. [`ChannelError::Read`] when the flow fails.
-    pub async fn read_line(&mut self, max: usize) -> Result<Option<Bytes>, ChannelError> {
+    /// buffered. [`BufFlowError::Read`] when the flow fails.
+    pub async fn read_line(&mut self, max: usize) -> Result<Option<Bytes>, BufFlowError> {
         // Room for the line and a CRLF.
         let limit = max.saturating_add(2);
         loop {
@@ -398,20 +398,20 @@ impl<F: FlowRead + Unpin> Channel<F> {
                 let cr = i > 0 && self.byte_at(i - 1) == Some(b'\r');
                 let len = if cr { i - 1 } else { i };
                 if len > max {
-                    return Err(ChannelError::LineTooLong { max });
+                    return Err(BufFlowError::LineTooLong { max });
                 }
                 let mut line = self.take(i + 1);
                 line.truncate(len);
                 return Ok(Some(line));
             }
             if self.buffered >= limit {
-                return Err(ChannelError::LineTooLong { max });
+                return Err(BufFlowError::LineTooLong { max });
             }
             if !self.fill().await? {
                 if self.buffered == 0 {
                     return Ok(None);
                 }
-                return Err(ChannelError::UnexpectedEof {
+                return Err(BufFlowError::UnexpectedEof {
                     needed: self.buffered + 1,
                     buffered: self.buffered,
                 });
@@ -420,15 +420,15 @@ impl<F: FlowRead + Unpin> Channel<F> {
     }
 }
 
-impl<F: FlowWrite + Unpin> Channel<F> {
-    fn poll_flush_queue(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ChannelError>> {
+impl<F: FlowWrite + Unpin> BufFlow<F> {
+    fn poll_flush_queue(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BufFlowError>> {
         self.seal_tail();
         while let Some(buf) = self.output.pop_front() {
             match Pin::new(&mut self.flow).poll_write_ready(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(err)) => {
                     self.output.push_front(buf);
-                    return Poll::Ready(Err(ChannelError::Write(err)));
+                    return Poll::Ready(Err(BufFlowError::Write(err)));
                 }
                 Poll::Pending => {
                     self.output.push_front(buf);
@@ -436,71 +436,19 @@ impl<F: FlowWrite + Unpin> Channel<F> {
                 }
             }
             let len = buf.len();
-            Pin::new(&mut self.flow).start_write(buf).map_err(ChannelError::Write)?;
+            Pin::new(&mut self.flow).start_write(buf).map_err(BufFlowError::Write)?;
             self.queued -= len;
             self.unflushed = true;
         }
         if self.unflushed {
-            ready!(Pin::new(&mut self.flow).poll_flush(cx)).map_err(ChannelError::Write)?;
+            ready!(Pin::new(&mut self.flow).poll_flush(cx)).map_err(BufFlowError::Write)?;
             self.unflushed = false;
         }
         Poll::Ready(Ok(()))
     }
-
-    /// Hands every queued buffer to the flow and flushes once: on sockets,
-    /// one vectored write (as far as the kernel takes it).
-    ///
-    /// Cancel-safe: buffers not yet handed over stay queued, and calling
-    /// again resumes.
-    ///
-    /// # Errors
-    ///
-    /// [`ChannelError::Write`] when the flow refuses or fails; the buffers
-    /// not handed over stay queued.
-    pub async fn flush(&mut self) -> Result<(), ChannelError> {
-        poll_fn(|cx| self.poll_flush_queue(cx)).await
-    }
-
-    /// Flushes, then closes the flow (see
-    /// [`FlowWrite::poll_close`]). Cancel-safe: calling again resumes.
-    ///
-    /// # Errors
-    ///
-    /// [`ChannelError::Write`] when flushing fails, [`ChannelError::Close`]
-    /// when closing does.
-    pub async fn close(&mut self) -> Result<(), ChannelError> {
-        self.flush().await?;
-        poll_fn(|cx| Pin::new(&mut self.flow).poll_close(cx))
-            .await
-            .map_err(ChannelError::Close)
-    }
 }
 
-impl<F: Flow + Unpin> Channel<F> {
-    /// Shuts down one direction or both (see [`Shutdown`]), flushing first
-    /// when writing is shut down. After a read shutdown, buffered input is
-    /// discarded and reads return end of file. Cancel-safe.
-    ///
-    /// # Errors
-    ///
-    /// [`ChannelError::Write`] when flushing fails, [`ChannelError::Close`]
-    /// when the shutdown does.
-    pub async fn shutdown(&mut self, how: Shutdown) -> Result<(), ChannelError> {
-        if matches!(how, Shutdown::Write | Shutdown::Both) {
-            self.flush().await?;
-        }
-        self.flow.shutdown(how).await.map_err(ChannelError::Close)?;
-        if matches!(how, Shutdown::Read | Shutdown::Both) {
-            self.input.clear();
-            self.buffered = 0;
-            self.scanned = 0;
-            self.eof = true;
-        }
-        Ok(())
-    }
-}
-
-impl<F: FlowRead + Unpin> FlowRead for Channel<F> {
+impl<F: FlowRead + Unpin> FlowRead for BufFlow<F> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Chunk, Error>> {
         let this = self.get_mut();
         if let Some(front) = this.input.pop_front() {
@@ -529,17 +477,17 @@ impl<F: FlowRead + Unpin> FlowRead for Channel<F> {
     }
 }
 
-impl<F: FlowWrite + Unpin> Channel<F> {
+impl<F: FlowWrite + Unpin> BufFlow<F> {
     /// A flush failure, as a flow error.
     fn flow_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
         self.poll_flush_queue(cx).map_err(|err| match err {
-            ChannelError::Write(err) => err,
+            BufFlowError::Write(err) => err,
             other => WriteError::from(Error::from(other)),
         })
     }
 }
 
-impl<F: FlowWrite + Unpin> FlowWrite for Channel<F> {
+impl<F: FlowWrite + Unpin> FlowWrite for BufFlow<F> {
     fn poll_write_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
         let this = self.get_mut();
         if this.queued >= WRITE_HIGH_WATER {
@@ -564,7 +512,7 @@ impl<F: FlowWrite + Unpin> FlowWrite for Channel<F> {
             return Ok(());
         }
         if !buf.is_empty() {
-            this.write(buf);
+            this.queue(buf);
         }
         Ok(())
     }
@@ -586,9 +534,9 @@ impl<F: FlowWrite + Unpin> FlowWrite for Channel<F> {
     }
 }
 
-impl<F: fmt::Debug> fmt::Debug for Channel<F> {
+impl<F: fmt::Debug> fmt::Debug for BufFlow<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Channel")
+        f.debug_struct("BufFlow")
             .field("flow", &self.flow)
             .field("buffered", &self.buffered)
             .field("eof", &self.eof)
