@@ -661,13 +661,15 @@ impl<A: Flow + Unpin, B: Flow + Unpin> World<'_, A, B> {
                 if !first || maybe_shut || m.closed {
                     return Ok(());
                 }
-                if peer.dropped && !peer.write_end_started {
-                    if visible {
+                // A peer dropped before its shutdown or close completed
+                // aborted: what it had not flushed is fair to lose.
+                if peer.dropped && !peer.write_ended {
+                    if visible && !peer.write_end_started {
                         return Err("a peer dropped without closing looks like a clean end of file \
                                     (capability abort_visible)"
                             .into());
                     }
-                    return lost_before_end(m.received, &peer, "end of file");
+                    return lost_before_end(m.received, m.taken, &peer, "end of file");
                 }
                 if peer.write_end_started && m.received == peer.taken {
                     return Ok(());
@@ -699,7 +701,7 @@ impl<A: Flow + Unpin, B: Flow + Unpin> World<'_, A, B> {
                         // started was fair to discard.
                         return Ok(());
                     }
-                    return lost_before_end(m.received, &peer, &kind_name(kind));
+                    return lost_before_end(m.received, m.taken, &peer, &kind_name(kind));
                 }
                 Err(format!("read: unexpected error {err} (kind {kind:?})"))
             }
@@ -721,8 +723,11 @@ fn find_later(pattern: Pattern, from: u64, taken: u64, data: &[u8]) -> Option<u6
 }
 
 /// Whether the flushed bytes of a dropped peer arrived before its end.
-fn lost_before_end(received: u64, peer: &Model, end: &str) -> StepResult {
-    if peer.reset_possible || received >= peer.flushed_at_drop {
+/// `taken` is what this end handed over: more than the peer read before it
+/// went away reaches a closed socket, which answers with a reset that may
+/// cut what was in flight towards this end (TCP discards it).
+fn lost_before_end(received: u64, taken: u64, peer: &Model, end: &str) -> StepResult {
+    if peer.reset_possible || taken > peer.received || received >= peer.flushed_at_drop {
         Ok(())
     } else {
         Err(format!(
