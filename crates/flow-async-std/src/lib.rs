@@ -23,8 +23,8 @@
 //!
 //! A thin layer over flow-smol: async-std runs on the same async-io
 //! reactor, so its flows are flow-socket's flows over flow-smol's sockets
-//! ([`SmolSocket`](flow_smol::SmolSocket)), with async-std's timer and
-//! resolver ([`AsyncStd`]). async-std's own `close` only flushes and sends
+//! ([`SmolSocket`](flow_smol::SmolSocket)) and async-io's timer, with
+//! async-std's resolver ([`AsyncStd`]). async-std's own `close` only flushes and sends
 //! no FIN: `shutdown(Write)` calls the socket's `shutdown`, so the peer
 //! reads end of file. Resets are
 //! [`ErrorKind::Reset`](flow_api::ErrorKind::Reset), and close is bounded by
@@ -40,7 +40,6 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use flow_api::Error;
 use flow_smol::Smol;
@@ -57,30 +56,12 @@ pub type UnixFlow = flow_socket::UnixFlow<AsyncStd>;
 #[cfg(unix)]
 pub type UnixListener = flow_socket::UnixListener<AsyncStd>;
 
-/// async-std's timer (`async_std::task::sleep`).
-///
-/// The flows of this crate use it for their close deadlines; give it to
-/// anything else that takes a [`Timer`](flow_api::Timer), such as a TLS
-/// handshake deadline.
-#[derive(Debug, Clone, Copy, Default)]
-#[non_exhaustive]
-pub struct AsyncStdTimer;
-
-impl AsyncStdTimer {
-    /// The timer, shared.
-    pub fn shared() -> Arc<dyn flow_api::Timer> {
-        Arc::new(AsyncStdTimer)
-    }
-}
-
-impl flow_api::Timer for AsyncStdTimer {
-    fn sleep(&self, duration: Duration) -> flow_api::Sleep {
-        Box::pin(async_std::task::sleep(duration))
-    }
-}
+/// The timer of this crate's flows: async-io's ([`flow_smol::SmolTimer`]),
+/// which `async_std::task::sleep` runs on too.
+pub use flow_smol::SmolTimer as AsyncStdTimer;
 
 /// async-std, for flow-socket's flows: flow-smol's sockets with
-/// async-std's timer and resolver.
+/// async-std's resolver (the timer is async-io's, which async-std runs on).
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub struct AsyncStd;

@@ -178,10 +178,8 @@ struct Model {
     closing: bool,
     closed: bool,
     dropped: bool,
-    /// At the drop: what was flushed, and whether unread data makes a
-    /// socket answer with a reset (which may cut what was in flight).
+    /// At the drop: what was flushed.
     flushed_at_drop: u64,
-    reset_possible: bool,
 }
 
 /// An operation in flight, driven at the poll level.
@@ -317,11 +315,9 @@ impl<A: Flow + Unpin, B: Flow + Unpin> World<'_, A, B> {
             }
             Op::Drop => {
                 self.inflight[i] = None;
-                let peer_unread = self.peer(side).taken > self.models[i].received;
                 let model = &mut self.models[i];
                 model.dropped = true;
                 model.flushed_at_drop = model.flushed;
-                model.reset_possible = peer_unread && !model.closed;
                 match side {
                     Side::A => self.a = None,
                     Side::B => self.b = None,
@@ -727,7 +723,7 @@ fn find_later(pattern: Pattern, from: u64, taken: u64, data: &[u8]) -> Option<u6
 /// went away reaches a closed socket, which answers with a reset that may
 /// cut what was in flight towards this end (TCP discards it).
 fn lost_before_end(received: u64, taken: u64, peer: &Model, end: &str) -> StepResult {
-    if peer.reset_possible || taken > peer.received || received >= peer.flushed_at_drop {
+    if taken > peer.received || received >= peer.flushed_at_drop {
         Ok(())
     } else {
         Err(format!(
