@@ -32,3 +32,34 @@ fn client_and_server_as_spawned_tasks() {
         client.await;
     }));
 }
+
+/// async-std's own streams become flows that keep the contract: data, a real
+/// FIN, and end of file.
+#[test]
+fn async_std_streams_become_flows() {
+    async_std::task::block_on(flow_conformance::sockets::within_limit(async {
+        let listener = async_std::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (client, (server, _)) =
+            futures_util::future::try_join(async_std::net::TcpStream::connect(addr), listener.accept())
+                .await
+                .unwrap();
+        let mut client = flow_async_std::tcp_flow(client).unwrap();
+        let mut server = flow_async_std::tcp_flow(server).unwrap();
+        assert!(client.nodelay().unwrap());
+        client.write("over async-std").await.unwrap();
+        client.shutdown(Shutdown::Write).await.unwrap();
+        assert_eq!(server.read().await.unwrap(), Chunk::Data(Bytes::from("over async-std")));
+        assert_eq!(server.read().await.unwrap(), Chunk::Eof);
+
+        let (a, b) = async_std::os::unix::net::UnixStream::pair().unwrap();
+        let (mut a, mut b) = (
+            flow_async_std::unix_flow(a).unwrap(),
+            flow_async_std::unix_flow(b).unwrap(),
+        );
+        a.write("over unix").await.unwrap();
+        a.shutdown(Shutdown::Write).await.unwrap();
+        assert_eq!(b.read().await.unwrap(), Chunk::Data(Bytes::from("over unix")));
+        assert_eq!(b.read().await.unwrap(), Chunk::Eof);
+    }));
+}
