@@ -29,6 +29,19 @@ pub trait FlowReadExt: FlowRead {
     {
         ReadFuture { flow: self }
     }
+
+    /// Stops reading, as [`FlowRead::poll_shutdown_read`] says: what a read
+    /// half has for `shutdown(Shutdown::Read)`. Cancel-safe.
+    ///
+    /// # Errors
+    ///
+    /// As [`FlowRead::poll_shutdown_read`].
+    fn shutdown_read(&mut self) -> ShutdownReadFuture<'_, Self>
+    where
+        Self: Unpin,
+    {
+        ShutdownReadFuture { flow: self }
+    }
 }
 
 impl<T: FlowRead + ?Sized> FlowReadExt for T {}
@@ -117,6 +130,20 @@ pub trait FlowWriteExt: FlowWrite {
         Self: Unpin,
     {
         CloseFuture { flow: self }
+    }
+
+    /// Flushes and signals the end of writes, as
+    /// [`FlowWrite::poll_shutdown_write`] says: what a write half has for
+    /// `shutdown(Shutdown::Write)`. Cancel-safe: calling it again resumes.
+    ///
+    /// # Errors
+    ///
+    /// As [`FlowWrite::poll_shutdown_write`].
+    fn shutdown_write(&mut self) -> ShutdownWriteFuture<'_, Self>
+    where
+        Self: Unpin,
+    {
+        ShutdownWriteFuture { flow: self }
     }
 
     /// Closes the flow gracefully, giving up when `deadline` completes first.
@@ -285,6 +312,34 @@ impl<F: FlowWrite + Unpin + ?Sized> Future for FlushFuture<'_, F> {
     }
 }
 
+/// Future of [`FlowReadExt::shutdown_read`].
+#[must_use = "futures do nothing unless polled"]
+pub struct ShutdownReadFuture<'a, F: ?Sized> {
+    flow: &'a mut F,
+}
+
+impl<F: FlowRead + Unpin + ?Sized> Future for ShutdownReadFuture<'_, F> {
+    type Output = Result<(), Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut *self.flow).poll_shutdown_read(cx)
+    }
+}
+
+/// Future of [`FlowWriteExt::shutdown_write`].
+#[must_use = "futures do nothing unless polled"]
+pub struct ShutdownWriteFuture<'a, F: ?Sized> {
+    flow: &'a mut F,
+}
+
+impl<F: FlowWrite + Unpin + ?Sized> Future for ShutdownWriteFuture<'_, F> {
+    type Output = Result<(), Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut *self.flow).poll_shutdown_write(cx)
+    }
+}
+
 /// Future of [`FlowWriteExt::close`].
 #[must_use = "futures do nothing unless polled"]
 pub struct CloseFuture<'a, F: ?Sized> {
@@ -359,7 +414,15 @@ macro_rules! debug_future {
     )*};
 }
 
-debug_future!(ReadFuture, WriteFuture, FlushFuture, CloseFuture, ShutdownFuture);
+debug_future!(
+    ReadFuture,
+    WriteFuture,
+    FlushFuture,
+    CloseFuture,
+    ShutdownFuture,
+    ShutdownReadFuture,
+    ShutdownWriteFuture
+);
 
 impl<F: ?Sized, I> fmt::Debug for WritevFuture<'_, F, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -52,6 +52,7 @@
 
 mod error;
 mod ext;
+mod queue;
 mod split;
 mod time;
 
@@ -64,8 +65,9 @@ pub use bytes::Bytes;
 pub use crate::error::{Error, ErrorKind, WriteError};
 pub use crate::ext::{
     CloseFuture, CloseWithin, FeedFuture, FlowExt, FlowReadExt, FlowWriteExt, FlushFuture, ReadFuture, ShutdownFuture,
-    WriteFuture, WritevFuture,
+    ShutdownReadFuture, ShutdownWriteFuture, WriteFuture, WritevFuture,
 };
+pub use crate::queue::{IntoInnerError, WriteQueue, WriteState};
 pub use crate::split::{ReadHalf, ReuniteError, WriteHalf, split};
 pub use crate::time::{Sleep, Timer};
 

@@ -49,12 +49,22 @@ use flow_socket::Runtime;
 pub type TcpFlow = flow_socket::TcpFlow<AsyncStd>;
 /// Accepts TCP connections as flows, on async-std.
 pub type TcpListener = flow_socket::TcpListener<AsyncStd>;
+/// The read half of a [`TcpFlow`] split with [`into_split`](TcpFlow::into_split).
+pub type TcpReadHalf = flow_socket::TcpReadHalf<AsyncStd>;
+/// The write half of a [`TcpFlow`] split with [`into_split`](TcpFlow::into_split).
+pub type TcpWriteHalf = flow_socket::TcpWriteHalf<AsyncStd>;
 /// A Unix domain stream socket as a flow, on async-std.
 #[cfg(unix)]
 pub type UnixFlow = flow_socket::UnixFlow<AsyncStd>;
 /// Accepts Unix domain socket connections as flows, on async-std.
 #[cfg(unix)]
 pub type UnixListener = flow_socket::UnixListener<AsyncStd>;
+/// The read half of a [`UnixFlow`] split with [`into_split`](UnixFlow::into_split).
+#[cfg(unix)]
+pub type UnixReadHalf = flow_socket::UnixReadHalf<AsyncStd>;
+/// The write half of a [`UnixFlow`] split with [`into_split`](UnixFlow::into_split).
+#[cfg(unix)]
+pub type UnixWriteHalf = flow_socket::UnixWriteHalf<AsyncStd>;
 
 /// The timer of this crate's flows: async-io's ([`flow_smol::SmolTimer`]),
 /// which `async_std::task::sleep` runs on too.
@@ -84,6 +94,10 @@ impl Runtime for AsyncStd {
 
     fn connect_tcp(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Tcp>> + Send {
         Smol::connect_tcp(addr)
+    }
+
+    fn tcp_stream(stream: std::net::TcpStream) -> io::Result<Self::Tcp> {
+        Smol::tcp_stream(stream)
     }
 
     fn tcp_listener(listener: std::net::TcpListener) -> io::Result<Self::TcpListener> {

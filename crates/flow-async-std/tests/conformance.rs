@@ -17,3 +17,14 @@ mod unix {
         block_on: async_std::task::block_on,
     }
 }
+
+flow_conformance::split_factory!(AsyncStdSplitTcp, flow_async_std);
+
+/// The suite over owned halves: each end split with `into_split` and
+/// joined again.
+mod split_tcp {
+    flow_conformance::suite! {
+        factory: crate::AsyncStdSplitTcp::default(),
+        block_on: async_std::task::block_on,
+    }
+}

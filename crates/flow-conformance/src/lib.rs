@@ -322,6 +322,11 @@ pub mod __private {
     pub use futures_util;
     pub use futures_util::future::LocalBoxFuture;
 
+    /// `len` bytes of the suite's seeded pattern, for the socket tests.
+    pub fn pattern(len: usize) -> flow_api::Bytes {
+        crate::pattern::Pattern::new(0x5eed).chunk(0, len)
+    }
+
     /// Turns an outcome into a test result: panics on failure, says so on
     /// not applicable.
     pub fn conclude(clause: Clause, variant: Variant, outcome: Outcome) {

@@ -12,9 +12,11 @@
 //! ```
 
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::task::{Context, Poll};
 
-use flow_api::Error;
+use flow_api::{Bytes, Chunk, Error, FlowRead, FlowWrite, WriteError};
 
 /// A fresh directory under the system's temporary directory, removed on drop.
 #[derive(Debug)]
@@ -58,6 +60,110 @@ pub async fn within_limit<F: std::future::Future>(future: F) -> F::Output {
         Some(output) => output,
         None => panic!("the test hung for 20 s"),
     }
+}
+
+/// A flow made of a read half and a write half (of an owned split), so that
+/// the suite can run over split halves. Its close does what a program
+/// holding the halves apart does: it keeps reading (and dropping what
+/// arrives) while the write half closes, since that close completes only
+/// once the read half has seen the remote's end.
+#[derive(Debug)]
+pub struct Joined<R, W> {
+    read: R,
+    write: W,
+    read_over: bool,
+}
+
+impl<R, W> Joined<R, W> {
+    /// Joins the two halves.
+    pub fn new(read: R, write: W) -> Self {
+        Joined {
+            read,
+            write,
+            read_over: false,
+        }
+    }
+}
+
+impl<R: FlowRead + Unpin, W: Unpin> FlowRead for Joined<R, W> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Chunk, Error>> {
+        Pin::new(&mut self.read).poll_read(cx)
+    }
+
+    fn poll_shutdown_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Pin::new(&mut self.read).poll_shutdown_read(cx)
+    }
+}
+
+impl<R: FlowRead + Unpin, W: FlowWrite + Unpin> FlowWrite for Joined<R, W> {
+    fn poll_write_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
+        Pin::new(&mut self.write).poll_write_ready(cx)
+    }
+
+    fn start_write(mut self: Pin<&mut Self>, buf: Bytes) -> Result<(), WriteError> {
+        Pin::new(&mut self.write).start_write(buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
+        Pin::new(&mut self.write).poll_flush(cx)
+    }
+
+    fn poll_shutdown_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        Pin::new(&mut self.write).poll_shutdown_write(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let this = self.get_mut();
+        while !this.read_over {
+            match Pin::new(&mut this.read).poll_read(cx) {
+                Poll::Ready(Ok(Chunk::Data(_))) => {}
+                Poll::Ready(_) => this.read_over = true,
+                Poll::Pending => break,
+            }
+        }
+        Pin::new(&mut this.write).poll_close(cx)
+    }
+}
+
+/// Defines a pair factory over loopback TCP whose ends are each split with
+/// `into_split` and [joined](Joined) again: the suite over owned halves.
+#[macro_export]
+macro_rules! split_factory {
+    ($name:ident, $krate:ident) => {
+        #[doc = concat!("`", stringify!($krate), "` over loopback TCP, each end split into owned halves.")]
+        #[derive(Debug, Default)]
+        pub struct $name {
+            listener: ::std::sync::OnceLock<$krate::TcpListener>,
+        }
+
+        impl $crate::Factory for $name {
+            type Client = $crate::sockets::Joined<$krate::TcpReadHalf, $krate::TcpWriteHalf>;
+            type Server = $crate::sockets::Joined<$krate::TcpReadHalf, $krate::TcpWriteHalf>;
+
+            async fn connect(&self) -> Result<(Self::Client, Self::Server), $crate::flow_api::Error> {
+                if self.listener.get().is_none() {
+                    let _ = self.listener.set($krate::TcpListener::bind("127.0.0.1:0").await?);
+                }
+                let listener = self.listener.get().ok_or($crate::flow_api::ErrorKind::Other)?;
+                let addr = listener.local_addr()?;
+                let (client, (server, _)) = $crate::__private::futures_util::future::try_join(
+                    $krate::TcpFlow::connect(addr),
+                    listener.accept(),
+                )
+                .await?;
+                let (client_read, client_write) = client.into_split()?;
+                let (server_read, server_write) = server.into_split()?;
+                Ok((
+                    $crate::sockets::Joined::new(client_read, client_write),
+                    $crate::sockets::Joined::new(server_read, server_write),
+                ))
+            }
+
+            fn capabilities(&self) -> $crate::Capabilities {
+                $crate::Capabilities::new()
+            }
+        }
+    };
 }
 
 /// Defines pair factories over loopback TCP and a Unix socket for a backend
@@ -175,6 +281,23 @@ macro_rules! cross_factory {
     };
 }
 
+/// A listener and a connected pair through it, for [`socket_tests!`]:
+/// `(listener, client, server, client's address)`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tcp_pair {
+    ($krate:ident) => {{
+        let listener = $krate::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (client, (server, peer)) = $crate::__private::futures_util::future::try_join(
+            $krate::TcpFlow::connect(listener.local_addr().unwrap()),
+            listener.accept(),
+        )
+        .await
+        .unwrap();
+        (listener, client, server, peer)
+    }};
+}
+
 /// What only real sockets show, for a backend crate of the common shape:
 /// a FIN that a plain socket sees, resets, refusals, options, the close
 /// deadline. Expands to `#[test]` functions run with `block_on`.
@@ -216,13 +339,7 @@ macro_rules! socket_tests {
         #[test]
         fn a_reset_peer_gives_the_reset_kind_on_read_and_write() {
             $block_on($crate::sockets::within_limit(async {
-                let listener = $krate::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let (mut client, (server, _)) = $crate::__private::futures_util::future::try_join(
-                    $krate::TcpFlow::connect(listener.local_addr().unwrap()),
-                    listener.accept(),
-                )
-                .await
-                .unwrap();
+                let (_listener, mut client, server, _) = $crate::__tcp_pair!($krate);
                 // SO_LINGER 0: dropping the socket aborts the connection with a RST.
                 server.set_linger(Some(Duration::ZERO)).unwrap();
                 drop(server);
@@ -242,13 +359,7 @@ macro_rules! socket_tests {
         #[test]
         fn writes_alone_learn_of_a_reset() {
             $block_on($crate::sockets::within_limit(async {
-                let listener = $krate::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let (mut client, (server, _)) = $crate::__private::futures_util::future::try_join(
-                    $krate::TcpFlow::connect(listener.local_addr().unwrap()),
-                    listener.accept(),
-                )
-                .await
-                .unwrap();
+                let (_listener, mut client, server, _) = $crate::__tcp_pair!($krate);
                 server.set_linger(Some(Duration::ZERO)).unwrap();
                 drop(server);
                 let mut failure = None;
@@ -282,13 +393,7 @@ macro_rules! socket_tests {
         #[test]
         fn socket_options_and_addresses() {
             $block_on($crate::sockets::within_limit(async {
-                let listener = $krate::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let (client, (server, peer)) = $crate::__private::futures_util::future::try_join(
-                    $krate::TcpFlow::connect(listener.local_addr().unwrap()),
-                    listener.accept(),
-                )
-                .await
-                .unwrap();
+                let (listener, client, server, peer) = $crate::__tcp_pair!($krate);
                 assert!(client.nodelay().unwrap(), "TCP_NODELAY is on by default");
                 client.set_nodelay(false).unwrap();
                 assert!(!client.nodelay().unwrap());
@@ -304,13 +409,7 @@ macro_rules! socket_tests {
         #[test]
         fn close_gives_up_at_its_deadline_when_the_peer_never_closes() {
             $block_on($crate::sockets::within_limit(async {
-                let listener = $krate::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let (mut client, (mut server, _)) = $crate::__private::futures_util::future::try_join(
-                    $krate::TcpFlow::connect(listener.local_addr().unwrap()),
-                    listener.accept(),
-                )
-                .await
-                .unwrap();
+                let (_listener, mut client, mut server, _) = $crate::__tcp_pair!($krate);
                 client.set_close_timeout(Some(Duration::from_millis(100)));
                 let err = client.close().await.unwrap_err();
                 assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
@@ -319,6 +418,139 @@ macro_rules! socket_tests {
                 assert!(client.write("x").await.unwrap_err().is_closed());
                 assert_eq!(client.read().await.unwrap(), Chunk::Eof);
                 client.close().await.unwrap();
+            }));
+        }
+
+        #[test]
+        fn into_inner_gives_the_socket_back_only_when_nothing_would_be_lost() {
+            $block_on($crate::sockets::within_limit(async {
+                let (_listener, mut client, mut server, _) = $crate::__tcp_pair!($krate);
+                client.feed("queued, not sent").await.unwrap();
+                let err = client.into_inner().unwrap_err();
+                assert_eq!((err.unsent(), err.unread()), (16, 0), "{err}");
+                assert!(err.to_string().contains("16 bytes are not sent yet"), "{err}");
+                let mut client = err.into_flow();
+                client.flush().await.unwrap();
+                assert_eq!(
+                    server.read().await.unwrap(),
+                    Chunk::Data(Bytes::from("queued, not sent"))
+                );
+                let socket = client.into_inner().unwrap();
+                drop(socket);
+                // The socket was given back, not closed by the flow: dropping it ends the stream.
+                assert_eq!(server.read().await.unwrap(), Chunk::Eof);
+            }));
+        }
+
+        /// The halves move data both ways at once, 1 MiB each way, with the
+        /// peer writing and reading at once too: halves that waited for
+        /// each other would deadlock on full socket buffers.
+        #[test]
+        fn owned_halves_read_and_write_at_once() {
+            $block_on($crate::sockets::within_limit(async {
+                let (_listener, client, server, _) = $crate::__tcp_pair!($krate);
+                let (mut client_read, mut client_write) = client.into_split().unwrap();
+                let (mut server_read, mut server_write) = server.into_split().unwrap();
+                assert!(client_read.is_pair_of(&client_write) && !client_read.is_pair_of(&server_write));
+                let data = $crate::__private::pattern(1 << 20);
+                let send = |mut half: $krate::TcpWriteHalf, data: Bytes| async move {
+                    for piece in data.chunks(16 * 1024) {
+                        half.write(Bytes::copy_from_slice(piece)).await.unwrap();
+                    }
+                    half.shutdown_write().await.unwrap();
+                    half
+                };
+                let receive = |mut half: $krate::TcpReadHalf| async move {
+                    let mut got = Vec::new();
+                    while let Chunk::Data(bytes) = half.read().await.unwrap() {
+                        got.extend_from_slice(&bytes);
+                    }
+                    got
+                };
+                let (_, _, got_by_server, got_by_client) = $crate::__private::futures_util::future::join4(
+                    send(client_write, data.clone()),
+                    send(server_write, data.clone()),
+                    receive(server_read),
+                    receive(client_read),
+                )
+                .await;
+                assert!(
+                    got_by_server == data && got_by_client == data,
+                    "the halves lost or reordered bytes"
+                );
+            }));
+        }
+
+        /// The write half's close waits for the read half to see the
+        /// remote's end; without a read half it drains by itself.
+        #[test]
+        fn the_write_half_closes_once_the_read_half_saw_the_end() {
+            $block_on($crate::sockets::within_limit(async {
+                let (_listener, client, mut server, _) = $crate::__tcp_pair!($krate);
+                let (mut read, mut write) = client.into_split().unwrap();
+                write.write("request").await.unwrap();
+                let closing = async {
+                    write.close().await.unwrap();
+                    assert!(write.write("late").await.unwrap_err().is_closed());
+                };
+                let reading = async {
+                    let mut got = Vec::new();
+                    while let Chunk::Data(bytes) = read.read().await.unwrap() {
+                        got.extend_from_slice(&bytes);
+                    }
+                    got
+                };
+                let serving = async {
+                    assert_eq!(server.read().await.unwrap(), Chunk::Data(Bytes::from("request")));
+                    assert_eq!(server.read().await.unwrap(), Chunk::Eof);
+                    server.write("reply after your end").await.unwrap();
+                    server.close().await.unwrap();
+                };
+                let ((), got, ()) = $crate::__private::futures_util::future::join3(closing, reading, serving).await;
+                assert_eq!(got, b"reply after your end");
+
+                let (_listener, client, mut server, _) = $crate::__tcp_pair!($krate);
+                let (read, mut write) = client.into_split().unwrap();
+                drop(read);
+                let serving = async {
+                    assert_eq!(server.read().await.unwrap(), Chunk::Eof);
+                    server.write("dropped by the write half").await.unwrap();
+                    server.close().await.unwrap();
+                };
+                let (closed, ()) = $crate::__private::futures_util::future::join(write.close(), serving).await;
+                closed.unwrap();
+            }));
+        }
+
+        /// The socket is released once both halves are gone, not before.
+        #[test]
+        fn the_socket_closes_when_both_halves_are_dropped() {
+            $block_on($crate::sockets::within_limit(async {
+                let (_listener, client, mut server, _) = $crate::__tcp_pair!($krate);
+                let (read, mut write) = client.into_split().unwrap();
+                drop(read);
+                write.write("still open").await.unwrap();
+                assert_eq!(
+                    server.read().await.unwrap(),
+                    Chunk::Data(Bytes::from("still open"))
+                );
+                drop(write);
+                assert_eq!(server.read().await.unwrap(), Chunk::Eof);
+            }));
+        }
+
+        #[test]
+        fn the_write_half_close_gives_up_at_its_deadline() {
+            $block_on($crate::sockets::within_limit(async {
+                let (_listener, mut client, mut server, _) = $crate::__tcp_pair!($krate);
+                client.set_close_timeout(Some(Duration::from_millis(100)));
+                let (mut read, mut write) = client.into_split().unwrap();
+                // The peer never closes, and the read half is alive but idle.
+                let err = write.close().await.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+                assert_eq!(server.read().await.unwrap(), Chunk::Eof);
+                // Both directions were shut down: the read half ends too.
+                assert_eq!(read.read().await.unwrap(), Chunk::Eof);
             }));
         }
 

@@ -1,11 +1,10 @@
 //! A fault-injecting wrapper for any flow.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use flow_api::{Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite, WriteError};
+use flow_api::{Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite, IntoInnerError, WriteError, WriteQueue};
 
 /// How a [`Faulty`] flow misbehaves. Every choice comes from a generator
 /// seeded with [`seed`](FaultConfig::seed), so a failing run can be replayed.
@@ -98,7 +97,9 @@ pub struct Faulty<F> {
     rng: fastrand::Rng,
     read_leftover: Option<Bytes>,
     read_count: u64,
-    write_queue: VecDeque<Bytes>,
+    /// The pieces split off and not yet passed on; no high-water mark of
+    /// its own: the inner flow's room paces them.
+    write_queue: WriteQueue,
     write_count: u64,
     /// The inner flow's write side was asked to shut down (or close): from
     /// then on buffers go straight to it, so that its refusal is ours.
@@ -118,7 +119,7 @@ impl<F> Faulty<F> {
             config,
             read_leftover: None,
             read_count: 0,
-            write_queue: VecDeque::new(),
+            write_queue: WriteQueue::new(usize::MAX),
             write_count: 0,
             write_shutting: false,
             write_failed: None,
@@ -136,9 +137,20 @@ impl<F> Faulty<F> {
         &self.inner
     }
 
-    /// Unwraps the flow. Data split off but not yet passed on is lost.
-    pub fn into_inner(self) -> F {
-        self.inner
+    /// Unwraps the flow, once every piece written was passed on to it.
+    ///
+    /// # Errors
+    ///
+    /// Pieces split off are still waiting (flush first), or part of a read
+    /// chunk was held back: the error gives this flow back unchanged.
+    pub fn into_inner(self) -> Result<F, IntoInnerError<Self>> {
+        let unsent = self.write_queue.len();
+        let unread = self.read_leftover.as_ref().map_or(0, Bytes::len);
+        if unsent == 0 && unread == 0 {
+            Ok(self.inner)
+        } else {
+            Err(IntoInnerError::new(self, unsent, unread))
+        }
     }
 
     fn chunk_size(&mut self) -> usize {
@@ -175,20 +187,10 @@ impl<F> Faulty<F> {
 impl<F: FlowWrite + Unpin> Faulty<F> {
     /// Passes the queued pieces on, each after the inner flow said it had room.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
-        while let Some(piece) = self.write_queue.pop_front() {
-            let result = match Pin::new(&mut self.inner).poll_write_ready(cx) {
-                Poll::Ready(Ok(())) => Pin::new(&mut self.inner).start_write(piece),
-                Poll::Ready(Err(err)) => Err(err),
-                Poll::Pending => {
-                    self.write_queue.push_front(piece);
-                    return Poll::Pending;
-                }
-            };
-            if let Err(err) = result {
-                return Poll::Ready(Err(self.failed(err)));
-            }
+        match ready!(self.write_queue.relay(cx, Pin::new(&mut self.inner))) {
+            Ok(_) => Poll::Ready(Ok(())),
+            Err(err) => Poll::Ready(Err(self.failed(err))),
         }
-        Poll::Ready(Ok(()))
     }
 
     /// Keeps a write-side failure of the inner flow, so that later writes
@@ -281,7 +283,7 @@ impl<F: FlowWrite + Unpin> FlowWrite for Faulty<F> {
         this.write_count += buf.len() as u64;
         while !buf.is_empty() {
             let take = this.chunk_size().min(buf.len());
-            this.write_queue.push_back(buf.split_to(take));
+            this.write_queue.push(buf.split_to(take));
         }
         Ok(())
     }

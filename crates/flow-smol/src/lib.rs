@@ -46,12 +46,22 @@ use flow_socket::{ByteStream, BytesMut, Runtime, ZeroedReads};
 pub type TcpFlow = flow_socket::TcpFlow<Smol>;
 /// Accepts TCP connections as flows, on async-io.
 pub type TcpListener = flow_socket::TcpListener<Smol>;
+/// The read half of a [`TcpFlow`] split with [`into_split`](TcpFlow::into_split).
+pub type TcpReadHalf = flow_socket::TcpReadHalf<Smol>;
+/// The write half of a [`TcpFlow`] split with [`into_split`](TcpFlow::into_split).
+pub type TcpWriteHalf = flow_socket::TcpWriteHalf<Smol>;
 /// A Unix domain stream socket as a flow, on async-io.
 #[cfg(unix)]
 pub type UnixFlow = flow_socket::UnixFlow<Smol>;
 /// Accepts Unix domain socket connections as flows, on async-io.
 #[cfg(unix)]
 pub type UnixListener = flow_socket::UnixListener<Smol>;
+/// The read half of a [`UnixFlow`] split with [`into_split`](UnixFlow::into_split).
+#[cfg(unix)]
+pub type UnixReadHalf = flow_socket::UnixReadHalf<Smol>;
+/// The write half of a [`UnixFlow`] split with [`into_split`](UnixFlow::into_split).
+#[cfg(unix)]
+pub type UnixWriteHalf = flow_socket::UnixWriteHalf<Smol>;
 
 /// async-io's timer (`async_io::Timer`), the one smol runs: its sleeps run
 /// on any executor.
@@ -291,6 +301,10 @@ impl Runtime for Smol {
         Ok(SmolSocket::new(Arc::new(
             Async::<std::net::TcpStream>::connect(addr).await?,
         )))
+    }
+
+    fn tcp_stream(stream: std::net::TcpStream) -> io::Result<Self::Tcp> {
+        Ok(SmolSocket::new(Arc::new(Async::new(stream)?)))
     }
 
     fn tcp_listener(listener: std::net::TcpListener) -> io::Result<Self::TcpListener> {

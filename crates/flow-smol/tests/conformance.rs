@@ -17,3 +17,14 @@ mod unix {
         block_on: smol::block_on,
     }
 }
+
+flow_conformance::split_factory!(SmolSplitTcp, flow_smol);
+
+/// The suite over owned halves: each end split with `into_split` and
+/// joined again.
+mod split_tcp {
+    flow_conformance::suite! {
+        factory: crate::SmolSplitTcp::default(),
+        block_on: smol::block_on,
+    }
+}

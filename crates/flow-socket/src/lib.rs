@@ -17,7 +17,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, IoSlice};
 use std::net::Shutdown as NetShutdown;
@@ -26,17 +25,32 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker, ready};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 
 pub use bytes::BytesMut;
 
-use flow_api::{Chunk, Error, ErrorKind, FlowRead, FlowWrite, Sleep, Timer, WriteError};
+use flow_api::{
+    Chunk, Error, ErrorKind, FlowRead, FlowWrite, IntoInnerError, Sleep, Timer, WriteError, WriteQueue, WriteState,
+};
 
 mod net;
+mod split;
 
 #[cfg(unix)]
 pub use crate::net::{Accepted as UnixAccepted, UnixFlow, UnixListener};
 pub use crate::net::{AsSocket, Runtime, TcpFlow, TcpListener, ToAddrs};
+pub use crate::split::{OwnedReadHalf, OwnedWriteHalf};
+
+/// The read half of a split [`TcpFlow`] on runtime `R`.
+pub type TcpReadHalf<R> = OwnedReadHalf<<R as Runtime>::Tcp>;
+/// The write half of a split [`TcpFlow`] on runtime `R`.
+pub type TcpWriteHalf<R> = OwnedWriteHalf<<R as Runtime>::Tcp>;
+/// The read half of a split [`UnixFlow`] on runtime `R`.
+#[cfg(unix)]
+pub type UnixReadHalf<R> = OwnedReadHalf<<R as Runtime>::Unix>;
+/// The write half of a split [`UnixFlow`] on runtime `R`.
+#[cfg(unix)]
+pub type UnixWriteHalf<R> = OwnedWriteHalf<<R as Runtime>::Unix>;
 
 /// The syscalls a socket offers, at poll level. Implement it for a
 /// runtime's stream type and wrap that in a [`StreamFlow`].
@@ -182,13 +196,6 @@ impl Wake for DrainWakers {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum WriteState {
-    Open,
-    Shut,
-    Failed(ErrorKind),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CloseState {
     Open,
     ShuttingDown,
@@ -231,9 +238,7 @@ pub struct StreamFlow<S> {
     read: ReadState,
     /// Made on the first discarding read; see [`DrainWakers`].
     drain_wakers: Option<(Arc<DrainWakers>, Waker)>,
-    queue: VecDeque<Bytes>,
-    queued: usize,
-    write: WriteState,
+    queue: WriteQueue,
     close: CloseState,
     close_timeout: Option<Duration>,
     timer: Option<Arc<dyn Timer>>,
@@ -249,9 +254,7 @@ impl<S: ByteStream> StreamFlow<S> {
             read_buf: BytesMut::new(),
             read: ReadState::Open,
             drain_wakers: None,
-            queue: VecDeque::new(),
-            queued: 0,
-            write: WriteState::Open,
+            queue: WriteQueue::new(WRITE_HIGH_WATER).named("the connection"),
             close: CloseState::Open,
             close_timeout: Some(DEFAULT_CLOSE_TIMEOUT),
             timer: None,
@@ -292,7 +295,21 @@ impl<S: ByteStream> StreamFlow<S> {
 
     /// Bytes handed over and not yet sent.
     pub fn queued(&self) -> usize {
-        self.queued
+        self.queue.len()
+    }
+
+    /// The wrapped stream, once nothing waits to be sent. The flow holds no
+    /// data read ahead, so nothing received is lost either.
+    ///
+    /// # Errors
+    ///
+    /// Bytes are still queued: the error gives the flow back unchanged, and
+    /// says how many. Flush first.
+    pub fn into_inner(self) -> Result<S, IntoInnerError<Self>> {
+        match self.queue.len() {
+            0 => Ok(self.stream),
+            unsent => Err(IntoInnerError::new(self, unsent, 0)),
+        }
     }
 
     fn poll_read_some(&mut self, cx: &mut Context<'_>) -> Poll<Result<Chunk, Error>> {
@@ -400,81 +417,17 @@ impl<S: ByteStream> StreamFlow<S> {
     }
 
     fn write_error(&mut self, err: io::Error) -> Error {
-        // The flow did not shut its write side (it checks that before any
-        // syscall), so a broken pipe comes from the peer: the stream says how.
-        let err = if err.kind() == io::ErrorKind::BrokenPipe {
-            Error::with_source(self.stream.broken_pipe_kind(), err)
-        } else {
-            Error::from(err)
-        };
-        self.write = WriteState::Failed(err.kind());
-        self.queue.clear();
-        self.queued = 0;
-        err
-    }
-
-    fn write_refusal(&self) -> Option<WriteError> {
-        match self.write {
-            WriteState::Open => None,
-            WriteState::Shut => Some(WriteError::Closed),
-            WriteState::Failed(kind) => Some(WriteError::from(
-                Error::new(kind).context("the connection failed earlier"),
-            )),
-        }
+        write_error(&self.stream, &mut self.queue, err)
     }
 
     fn poll_send_queue(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        while !self.queue.is_empty() {
-            // Up to 64 slices on the stack (no allocation per flush); larger
-            // bursts in one allocation of up to MAX_IOVECS.
-            let mut stack = [IoSlice::new(&[]); 64];
-            let heap: Vec<IoSlice<'_>>;
-            let slices: &[IoSlice<'_>] = if self.queue.len() <= stack.len() {
-                for (slot, buf) in stack.iter_mut().zip(&self.queue) {
-                    *slot = IoSlice::new(buf);
-                }
-                &stack[..self.queue.len()]
-            } else {
-                heap = self.queue.iter().take(MAX_IOVECS).map(|b| IoSlice::new(b)).collect();
-                &heap
-            };
-            let polled = match (slices, self.queue.front()) {
-                ([_], Some(front)) => self.stream.poll_write(cx, front),
-                _ => self.stream.poll_write_vectored(cx, slices),
-            };
-            let written = match ready!(polled) {
-                Ok(0) => {
-                    return Poll::Ready(Err(
-                        self.write_error(io::Error::new(io::ErrorKind::WriteZero, "the socket accepted no bytes"))
-                    ));
-                }
-                Ok(n) => n,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => return Poll::Ready(Err(self.write_error(err))),
-            };
-            self.queued -= written;
-            let mut left = written;
-            while left > 0 {
-                let Some(front) = self.queue.front_mut() else { break };
-                if front.len() <= left {
-                    left -= front.len();
-                    self.queue.pop_front();
-                } else {
-                    front.advance(left);
-                    left = 0;
-                }
-            }
-        }
-        Poll::Ready(Ok(()))
+        poll_send(&mut self.stream, &mut self.queue, cx)
     }
 
     fn poll_finish_writes(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        match self.write {
-            WriteState::Shut => return Poll::Ready(Ok(())),
-            WriteState::Failed(kind) => {
-                return Poll::Ready(Err(Error::new(kind).context("the connection failed earlier")));
-            }
-            WriteState::Open => {}
+        self.queue.check_failed()?;
+        if self.queue.state() == WriteState::Shut {
+            return Poll::Ready(Ok(()));
         }
         ready!(self.poll_send_queue(cx))?;
         match ready!(self.stream.poll_shutdown(cx, NetShutdown::Write)) {
@@ -483,7 +436,7 @@ impl<S: ByteStream> StreamFlow<S> {
             Err(err) if err.kind() == io::ErrorKind::NotConnected => {}
             Err(err) => return Poll::Ready(Err(self.write_error(err))),
         }
-        self.write = WriteState::Shut;
+        self.queue.shut();
         Poll::Ready(Ok(()))
     }
 
@@ -497,13 +450,61 @@ impl<S: ByteStream> StreamFlow<S> {
     fn abandon(&mut self, cx: &mut Context<'_>) {
         self.close = CloseState::Done;
         self.read = ReadState::Shut;
-        self.write = WriteState::Shut;
+        self.queue.shut();
         self.queue.clear();
-        self.queued = 0;
         self.read_buf = BytesMut::new();
         // Best effort: the peer learns at once that nothing more comes.
         let _ = self.stream.poll_shutdown(cx, NetShutdown::Both);
     }
+}
+
+fn write_error<S: ByteStream>(stream: &S, queue: &mut WriteQueue, err: io::Error) -> Error {
+    // The flow did not shut its write side (it checks that before any
+    // syscall), so a broken pipe comes from the peer: the stream says how.
+    let err = if err.kind() == io::ErrorKind::BrokenPipe {
+        Error::with_source(stream.broken_pipe_kind(), err)
+    } else {
+        Error::from(err)
+    };
+    queue.fail(err.kind());
+    err
+}
+
+/// Sends what `queue` holds, with vectored writes; Ready once it is empty.
+fn poll_send<S: ByteStream>(stream: &mut S, queue: &mut WriteQueue, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+    while !queue.is_empty() {
+        // Up to 64 slices on the stack (no allocation per flush); larger
+        // bursts in one allocation of up to MAX_IOVECS.
+        let mut stack = [IoSlice::new(&[]); 64];
+        let heap: Vec<IoSlice<'_>>;
+        let slices: &[IoSlice<'_>] = if queue.buffers() <= stack.len() {
+            for (slot, buf) in stack.iter_mut().zip(queue.iter()) {
+                *slot = IoSlice::new(buf);
+            }
+            &stack[..queue.buffers()]
+        } else {
+            heap = queue.iter().take(MAX_IOVECS).map(|b| IoSlice::new(b)).collect();
+            &heap
+        };
+        let polled = match (slices, queue.front()) {
+            ([_], Some(front)) => stream.poll_write(cx, front),
+            _ => stream.poll_write_vectored(cx, slices),
+        };
+        let written = match ready!(polled) {
+            Ok(0) => {
+                return Poll::Ready(Err(write_error(
+                    stream,
+                    queue,
+                    io::Error::new(io::ErrorKind::WriteZero, "the socket accepted no bytes"),
+                )));
+            }
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Poll::Ready(Err(write_error(stream, queue, err))),
+        };
+        queue.advance(written);
+    }
+    Poll::Ready(Ok(()))
 }
 
 impl<S: ByteStream> FlowRead for StreamFlow<S> {
@@ -544,42 +545,22 @@ impl<S: ByteStream> FlowWrite for StreamFlow<S> {
     fn poll_write_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
         let this = self.get_mut();
         this.discard_while_polled(cx, Side::Write);
-        if let Some(refusal) = this.write_refusal() {
-            return Poll::Ready(Err(refusal));
-        }
-        if this.queued >= WRITE_HIGH_WATER {
-            match this.poll_send_queue(cx) {
-                Poll::Ready(result) => result?,
-                // Room once the socket took enough, even if not everything.
-                Poll::Pending if this.queued >= WRITE_HIGH_WATER => return Poll::Pending,
-                Poll::Pending => {}
-            }
-        }
-        Poll::Ready(Ok(()))
+        // Room once the socket took enough, even if not everything.
+        let StreamFlow { stream, queue, .. } = this;
+        queue.poll_ready(|queue| poll_send(stream, queue, cx))
     }
 
     fn start_write(self: Pin<&mut Self>, buf: Bytes) -> Result<(), WriteError> {
-        let this = self.get_mut();
-        if let Some(refusal) = this.write_refusal() {
-            return Err(refusal);
-        }
-        if !buf.is_empty() {
-            this.queued += buf.len();
-            this.queue.push_back(buf);
-        }
-        Ok(())
+        self.get_mut().queue.start_write(buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
         let this = self.get_mut();
         this.discard_while_polled(cx, Side::Write);
-        match this.write {
-            WriteState::Failed(_) => match this.write_refusal() {
-                Some(refusal) => Poll::Ready(Err(refusal)),
-                None => Poll::Ready(Ok(())),
-            },
+        match this.queue.state() {
+            WriteState::Failed(_) => Poll::Ready(this.queue.check_failed().map_err(WriteError::from)),
             // Everything was sent before the write side was shut.
-            WriteState::Shut => Poll::Ready(Ok(())),
+            WriteState::Shut | WriteState::Shutting => Poll::Ready(Ok(())),
             WriteState::Open => this.poll_send_queue(cx).map_err(WriteError::from),
         }
     }
@@ -651,9 +632,8 @@ impl<S: fmt::Debug> fmt::Debug for StreamFlow<S> {
         f.debug_struct("StreamFlow")
             .field("stream", &self.stream)
             .field("read", &self.read)
-            .field("write", &self.write)
             .field("close", &self.close)
-            .field("queued", &self.queued)
+            .field("queue", &self.queue)
             .field("close_timeout", &self.close_timeout)
             .finish_non_exhaustive()
     }

@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use flow_api::{Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite, Timer, WriteError};
+use flow_api::{Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite, IntoInnerError, Timer, WriteError};
 use socket2::SockRef;
 
-use crate::{ByteStream, StreamFlow};
+use crate::{ByteStream, OwnedReadHalf, OwnedWriteHalf, StreamFlow};
 
 /// What a socket type must offer for its options: a socket that
 /// [`socket2::SockRef`] can borrow (a file descriptor on Unix, a socket on
@@ -61,6 +61,13 @@ pub trait Runtime: Sized + Send + Sync + 'static {
 
     /// Connects to one address.
     fn connect_tcp(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Tcp>> + Send;
+
+    /// Registers a connected, non-blocking std TCP stream with the runtime.
+    ///
+    /// # Errors
+    ///
+    /// The runtime refused it.
+    fn tcp_stream(stream: std::net::TcpStream) -> io::Result<Self::Tcp>;
 
     /// Registers a bound, non-blocking std listener with the runtime.
     ///
@@ -344,6 +351,37 @@ impl<R: Runtime> TcpFlow<R> {
     pub fn get_ref(&self) -> &R::Tcp {
         self.inner.get_ref()
     }
+
+    /// The runtime's socket, once nothing waits to be sent.
+    ///
+    /// # Errors
+    ///
+    /// Bytes are still queued: the error gives the flow back unchanged.
+    /// Flush first.
+    pub fn into_inner(self) -> Result<R::Tcp, IntoInnerError<Self>> {
+        self.inner
+            .into_inner()
+            .map_err(|err| err.map(|inner| TcpFlow { inner }))
+    }
+
+    /// Splits the flow into halves that two tasks own, one reading while
+    /// the other writes, with no lock between them: each half has its own
+    /// descriptor of the socket. See [`OwnedWriteHalf`] for how its close
+    /// waits for the read half.
+    ///
+    /// # Errors
+    ///
+    /// Duplicating the descriptor failed (the process has too many open),
+    /// named in the message. The flow is gone with the error: flush before
+    /// splitting if queued bytes matter.
+    pub fn into_split(self) -> Result<(OwnedReadHalf<R::Tcp>, OwnedWriteHalf<R::Tcp>), Error> {
+        let second = self
+            .sock()
+            .try_clone()
+            .and_then(|socket| R::tcp_stream(socket.into()))
+            .map_err(|err| Error::from(err).context("splitting the TCP flow: duplicating its socket"))?;
+        Ok(self.inner.into_split(second))
+    }
 }
 
 fn inet(addr: socket2::SockAddr, which: &str) -> Result<SocketAddr, Error> {
@@ -542,6 +580,36 @@ mod unix {
         /// flow's buffers.
         pub fn get_ref(&self) -> &R::Unix {
             self.inner.get_ref()
+        }
+
+        /// The runtime's socket, once nothing waits to be sent.
+        ///
+        /// # Errors
+        ///
+        /// Bytes are still queued: the error gives the flow back unchanged.
+        /// Flush first.
+        pub fn into_inner(self) -> Result<R::Unix, IntoInnerError<Self>> {
+            self.inner
+                .into_inner()
+                .map_err(|err| err.map(|inner| UnixFlow { inner }))
+        }
+
+        /// Splits the flow into halves that two tasks own, one reading
+        /// while the other writes, with no lock between them: each half has
+        /// its own descriptor of the socket. See [`OwnedWriteHalf`] for how
+        /// its close waits for the read half.
+        ///
+        /// # Errors
+        ///
+        /// Duplicating the descriptor failed (the process has too many
+        /// open), named in the message. The flow is gone with the error:
+        /// flush before splitting if queued bytes matter.
+        pub fn into_split(self) -> Result<(OwnedReadHalf<R::Unix>, OwnedWriteHalf<R::Unix>), Error> {
+            let second = SockRef::from(self.inner.get_ref())
+                .try_clone()
+                .and_then(|socket| R::unix_stream(socket.into()))
+                .map_err(|err| Error::from(err).context("splitting the Unix flow: duplicating its socket"))?;
+            Ok(self.inner.into_split(second))
         }
     }
 

@@ -1,6 +1,5 @@
 //! The TLS flow: rustls driven through its buffer API over any flow.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io::{self, BufRead as _, Write as _};
@@ -10,7 +9,10 @@ use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use bytes::Buf as _;
-use flow_api::{Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite, Sleep, Timer, WriteError};
+use flow_api::{
+    Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite, IntoInnerError, Sleep, Timer, WriteError, WriteQueue,
+    WriteState,
+};
 use rustls::pki_types::CertificateDer;
 use rustls::{Connection, ProtocolVersion, SupportedCipherSuite};
 
@@ -30,15 +32,6 @@ enum ReadState {
     /// Shut down locally, or closed.
     Shut,
     /// Failed with this kind; reads return it again.
-    Failed(ErrorKind),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum WriteState {
-    Open,
-    /// `close_notify` is queued; finishing the underlying flow's write side.
-    Shutting,
-    Shut,
     Failed(ErrorKind),
 }
 
@@ -114,10 +107,10 @@ pub struct TlsFlow<F> {
     /// Encrypted bytes taken from rustls, waiting for the underlying flow.
     outgoing: Option<Bytes>,
     /// Plaintext handed over, not yet taken by rustls.
-    plain: VecDeque<Bytes>,
-    plain_queued: usize,
+    /// Shutting while `close_notify` is queued and the underlying flow's
+    /// write side is being finished.
+    plain: WriteQueue,
     read: ReadState,
-    write: WriteState,
     close: CloseState,
     /// Buffers handed to the underlying flow so far, and whether it was
     /// flushed since the last one: the read path compares them to tell
@@ -145,10 +138,8 @@ impl<F> TlsFlow<F> {
             incoming: Bytes::new(),
             transport_eof: false,
             outgoing: None,
-            plain: VecDeque::new(),
-            plain_queued: 0,
+            plain: WriteQueue::new(PLAINTEXT_HIGH_WATER).named("the TLS connection"),
             read: ReadState::Open,
-            write: WriteState::Open,
             close: CloseState::Open,
             handed_over: 0,
             inner_unflushed: false,
@@ -173,6 +164,26 @@ impl<F> TlsFlow<F> {
     /// keying material, the key exchange group...).
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+
+    /// The underlying flow and the rustls connection, once nothing waits
+    /// here: no plaintext queued and no records held back for the
+    /// underlying flow, and no encrypted bytes read and not yet given to
+    /// rustls. What rustls itself holds (plaintext received and not read,
+    /// records not yet taken) goes with the connection.
+    ///
+    /// # Errors
+    ///
+    /// Bytes still wait here: the error gives the flow back unchanged and
+    /// says how many. Flush (and read) first.
+    pub fn into_inner(self) -> Result<(F, Connection), IntoInnerError<Self>> {
+        let unsent = self.plain.len() + self.outgoing.as_ref().map_or(0, Bytes::len);
+        let unread = self.incoming.len();
+        if unsent == 0 && unread == 0 {
+            Ok((self.inner, self.conn))
+        } else {
+            Err(IntoInnerError::new(self, unsent, unread))
+        }
     }
 
     /// Whether this is the client end.
@@ -240,7 +251,7 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
                 self.inner_unflushed = true;
             }
             if with_plain {
-                while let Some(front) = self.plain.front_mut() {
+                while let Some(front) = self.plain.front() {
                     let taken = match self.conn.writer().write(front) {
                         Ok(taken) => taken,
                         Err(err) => return Poll::Ready(Err(io_tls_error(err, "encrypting").into())),
@@ -248,11 +259,7 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
                     if taken == 0 {
                         break;
                     }
-                    self.plain_queued -= taken;
-                    front.advance(taken);
-                    if front.is_empty() {
-                        self.plain.pop_front();
-                    }
+                    self.plain.advance(taken);
                 }
             }
             if self.conn.wants_write() {
@@ -284,7 +291,7 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
     /// and a backend may drop a registration once a call went through), so
     /// this wakes it: a spurious wake-up costs one poll, a lost one a hang.
     fn push_quietly(&mut self, icx: &mut Context<'_>) {
-        if matches!(self.write, WriteState::Failed(_) | WriteState::Shut)
+        if matches!(self.plain.state(), WriteState::Failed(_) | WriteState::Shut)
             && self.outgoing.is_none()
             && !self.conn.wants_write()
         {
@@ -302,9 +309,7 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
         };
         let flushed = unflushed && !self.inner_unflushed;
         if let Err(err) = &result {
-            if matches!(self.write, WriteState::Open | WriteState::Shutting) {
-                self.write = WriteState::Failed(err.kind());
-            }
+            self.plain.fail(err.kind());
         }
         if result.is_err() || flushed || self.handed_over != handed_over {
             self.fanout.wake_write();
@@ -324,8 +329,8 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
         // rustls queued an alert for the peer: try to send it.
         self.push_quietly(icx);
         self.read = ReadState::Failed(ErrorKind::Tls);
-        if !matches!(self.write, WriteState::Shut) {
-            self.write = WriteState::Failed(ErrorKind::Tls);
+        if self.plain.state() != WriteState::Shut {
+            self.plain.fail(ErrorKind::Tls);
             // A writer waiting for room must learn of the failure.
             self.fanout.wake_write();
         }
@@ -431,40 +436,24 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
         }
     }
 
-    fn write_refusal(&self) -> Option<WriteError> {
-        match self.write {
-            WriteState::Open => None,
-            WriteState::Shutting | WriteState::Shut => Some(WriteError::Closed),
-            WriteState::Failed(kind) => Some(WriteError::from(
-                Error::new(kind).context("the TLS connection failed earlier"),
-            )),
-        }
-    }
-
     fn write_failed(&mut self, err: WriteError) -> WriteError {
-        if !matches!(self.write, WriteState::Shut) {
-            self.write = WriteState::Failed(err.kind());
-        }
-        self.plain.clear();
-        self.plain_queued = 0;
+        self.plain.fail(err.kind());
         self.outgoing = None;
         err
     }
 
     fn poll_finish_writes(&mut self, icx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        match self.write {
+        self.plain.check_failed()?;
+        match self.plain.state() {
             WriteState::Shut => return Poll::Ready(Ok(())),
-            WriteState::Failed(kind) => {
-                return Poll::Ready(Err(Error::new(kind).context("the TLS connection failed earlier")));
-            }
             WriteState::Open => {
                 if let Err(err) = ready!(self.poll_push(icx, true)) {
                     return Poll::Ready(Err(self.write_failed(err).into()));
                 }
                 self.conn.send_close_notify();
-                self.write = WriteState::Shutting;
+                self.plain.shutting();
             }
-            WriteState::Shutting => {}
+            WriteState::Shutting | WriteState::Failed(_) => {}
         }
         if let Err(err) = ready!(self.poll_push(icx, false)) {
             return Poll::Ready(Err(self.write_failed(err).into()));
@@ -475,7 +464,7 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
         if let Err(err) = ready!(Pin::new(&mut self.inner).poll_shutdown_write(icx)) {
             return Poll::Ready(Err(self.write_failed(err.into()).into()));
         }
-        self.write = WriteState::Shut;
+        self.plain.shut();
         Poll::Ready(Ok(()))
     }
 
@@ -484,19 +473,17 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
     /// its close (and its deadline) covers sending them. What it takes over
     /// its bound is at most the queued plaintext and what rustls holds.
     fn hand_over_for_close(&mut self) -> Result<(), Error> {
-        match self.write {
+        self.plain.check_failed()?;
+        match self.plain.state() {
             WriteState::Shut => return Ok(()),
-            WriteState::Failed(kind) => {
-                return Err(Error::new(kind).context("the TLS connection failed earlier"));
-            }
             WriteState::Open => {
                 if let Err(err) = self.hand_over(true) {
                     return Err(self.write_failed(err).into());
                 }
                 self.conn.send_close_notify();
-                self.write = WriteState::Shutting;
+                self.plain.shutting();
             }
-            WriteState::Shutting => {}
+            WriteState::Shutting | WriteState::Failed(_) => {}
         }
         // Still Shutting: the underlying flow's close ends its writes. If
         // this close is dropped, a shutdown(Write) would do it instead.
@@ -514,9 +501,8 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
     fn abandon(&mut self) {
         self.close = CloseState::Done;
         self.read = ReadState::Shut;
-        self.write = WriteState::Shut;
+        self.plain.shut();
         self.plain.clear();
-        self.plain_queued = 0;
         self.outgoing = None;
         self.incoming = Bytes::new();
     }
@@ -590,38 +576,29 @@ impl<F: FlowRead + FlowWrite + Unpin> FlowRead for TlsFlow<F> {
 impl<F: FlowRead + FlowWrite + Unpin> FlowWrite for TlsFlow<F> {
     fn poll_write_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
         let this = self.get_mut();
-        if let Some(refusal) = this.write_refusal() {
+        if let Some(refusal) = this.plain.refusal() {
             return Poll::Ready(Err(refusal));
         }
         this.fanout.register_write(cx.waker());
         let waker = this.waker.clone();
+        // Unlike a socket's queue, this one is pushed on at once: encrypting
+        // early lets the underlying flow send while more is handed over.
         match this.poll_push(&mut Context::from_waker(&waker), true) {
             Poll::Ready(Ok(())) => Poll::Ready(Ok(())),
             Poll::Ready(Err(err)) => Poll::Ready(Err(this.write_failed(err))),
-            Poll::Pending if this.plain_queued >= PLAINTEXT_HIGH_WATER => Poll::Pending,
+            Poll::Pending if this.plain.is_full() => Poll::Pending,
             Poll::Pending => Poll::Ready(Ok(())),
         }
     }
 
     fn start_write(self: Pin<&mut Self>, buf: Bytes) -> Result<(), WriteError> {
-        let this = self.get_mut();
-        if let Some(refusal) = this.write_refusal() {
-            return Err(refusal);
-        }
-        if !buf.is_empty() {
-            this.plain_queued += buf.len();
-            this.plain.push_back(buf);
-        }
-        Ok(())
+        self.get_mut().plain.start_write(buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
         let this = self.get_mut();
-        match this.write {
-            WriteState::Failed(_) => match this.write_refusal() {
-                Some(refusal) => Poll::Ready(Err(refusal)),
-                None => Poll::Ready(Ok(())),
-            },
+        match this.plain.state() {
+            WriteState::Failed(_) => Poll::Ready(this.plain.check_failed().map_err(WriteError::from)),
             // Everything was pushed before close_notify was queued; shutdown flushes the rest.
             WriteState::Shutting | WriteState::Shut => Poll::Ready(Ok(())),
             WriteState::Open => {
@@ -683,9 +660,8 @@ impl<F: fmt::Debug> fmt::Debug for TlsFlow<F> {
             .field("client", &matches!(self.conn, Connection::Client(_)))
             .field("protocol_version", &self.conn.protocol_version())
             .field("read", &self.read)
-            .field("write", &self.write)
             .field("close", &self.close)
-            .field("plain_queued", &self.plain_queued)
+            .field("plain", &self.plain)
             .finish_non_exhaustive()
     }
 }

@@ -107,6 +107,35 @@ fn data_goes_both_ways_and_close_is_graceful() {
 }
 
 #[test]
+fn into_inner_hands_over_the_connection_only_when_nothing_would_be_lost() {
+    block_on(within_limit(async {
+        let (client, server) = handshake(
+            &connector(&[&version::TLS13]),
+            &acceptor(&[&version::TLS13]),
+            "127.0.0.1",
+        )
+        .await;
+        let (mut client, mut server) = (client.unwrap(), server.unwrap());
+        client.feed("queued").await.unwrap();
+        let err = client.into_inner().unwrap_err();
+        assert_eq!((err.unsent(), err.unread()), (6, 0), "{err}");
+        let mut client = err.into_flow();
+        client.flush().await.unwrap();
+        assert_eq!(server.read().await.unwrap(), Chunk::Data(Bytes::from("queued")));
+        let (mut mem, mut conn) = client.into_inner().unwrap();
+        // The connection goes on where the flow stopped: its next record,
+        // written by rustls directly, is what the server reads next.
+        std::io::Write::write_all(&mut conn.writer(), b"by hand").unwrap();
+        let mut records = Vec::new();
+        while conn.wants_write() {
+            conn.write_tls(&mut records).unwrap();
+        }
+        mem.write(records).await.unwrap();
+        assert_eq!(server.read().await.unwrap(), Chunk::Data(Bytes::from("by hand")));
+    }));
+}
+
+#[test]
 fn mutual_tls_gives_the_server_the_client_certificate() {
     block_on(within_limit(async {
         for versions in [&[&version::TLS13][..], &[&version::TLS12][..]] {

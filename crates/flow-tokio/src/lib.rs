@@ -44,12 +44,22 @@ use flow_socket::{ByteStream, BytesMut, Runtime};
 pub type TcpFlow = flow_socket::TcpFlow<Tokio>;
 /// Accepts TCP connections as flows, on tokio.
 pub type TcpListener = flow_socket::TcpListener<Tokio>;
+/// The read half of a [`TcpFlow`] split with [`into_split`](TcpFlow::into_split).
+pub type TcpReadHalf = flow_socket::TcpReadHalf<Tokio>;
+/// The write half of a [`TcpFlow`] split with [`into_split`](TcpFlow::into_split).
+pub type TcpWriteHalf = flow_socket::TcpWriteHalf<Tokio>;
 /// A Unix domain stream socket as a flow, on tokio.
 #[cfg(unix)]
 pub type UnixFlow = flow_socket::UnixFlow<Tokio>;
 /// Accepts Unix domain socket connections as flows, on tokio.
 #[cfg(unix)]
 pub type UnixListener = flow_socket::UnixListener<Tokio>;
+/// The read half of a [`UnixFlow`] split with [`into_split`](UnixFlow::into_split).
+#[cfg(unix)]
+pub type UnixReadHalf = flow_socket::UnixReadHalf<Tokio>;
+/// The write half of a [`UnixFlow`] split with [`into_split`](UnixFlow::into_split).
+#[cfg(unix)]
+pub type UnixWriteHalf = flow_socket::UnixWriteHalf<Tokio>;
 
 /// tokio's timer (`tokio::time::sleep`): its sleeps need a tokio runtime
 /// with time enabled.
@@ -167,6 +177,10 @@ impl Runtime for Tokio {
 
     async fn connect_tcp(addr: SocketAddr) -> io::Result<Self::Tcp> {
         Ok(TokioSocket(tokio::net::TcpStream::connect(addr).await?))
+    }
+
+    fn tcp_stream(stream: std::net::TcpStream) -> io::Result<Self::Tcp> {
+        Ok(TokioSocket(tokio::net::TcpStream::from_std(stream)?))
     }
 
     fn tcp_listener(listener: std::net::TcpListener) -> io::Result<Self::TcpListener> {

@@ -25,3 +25,14 @@ mod unix {
         block_on: crate::block_on,
     }
 }
+
+flow_conformance::split_factory!(TokioSplitTcp, flow_tokio);
+
+/// The suite over owned halves: each end split with `into_split` and
+/// joined again.
+mod split_tcp {
+    flow_conformance::suite! {
+        factory: crate::TokioSplitTcp::default(),
+        block_on: crate::block_on,
+    }
+}

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, BytesMut};
-use flow_api::{Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite, WriteError};
+use flow_api::{Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite, WriteError, WriteQueue};
 
 /// Bytes queued above which the channel, used as a flow, flushes before it
 /// takes more (`poll_write_ready`).
@@ -125,9 +125,9 @@ pub struct BufFlow<F> {
     /// Bytes known not to contain `scan_delim`, from the start of `input`.
     scanned: usize,
     scan_delim: u8,
-    output: VecDeque<Bytes>,
+    output: WriteQueue,
+    /// Small buffers gathered, not yet sealed into `output`.
     tail: BytesMut,
-    queued: usize,
     unflushed: bool,
 }
 
@@ -141,9 +141,8 @@ impl<F> BufFlow<F> {
             eof: false,
             scanned: 0,
             scan_delim: b'\n',
-            output: VecDeque::new(),
+            output: WriteQueue::new(WRITE_HIGH_WATER),
             tail: BytesMut::new(),
-            queued: 0,
             unflushed: false,
         }
     }
@@ -166,18 +165,14 @@ impl<F> BufFlow<F> {
 
     /// Bytes queued for writing and not yet handed to the flow.
     pub fn queued(&self) -> usize {
-        self.queued
+        self.output.len() + self.tail.len()
     }
 
     /// The flow, the bytes read and not yet returned, and the bytes queued
     /// and not yet written, so that nothing is lost.
     pub fn into_parts(mut self) -> (F, Vec<Bytes>, Vec<Bytes>) {
         self.seal_tail();
-        (
-            self.flow,
-            self.input.into_iter().collect(),
-            self.output.into_iter().collect(),
-        )
+        (self.flow, self.input.into_iter().collect(), self.output.take_all())
     }
 
     /// Queues `buf` for writing. Nothing is written until
@@ -188,12 +183,11 @@ impl<F> BufFlow<F> {
         if buf.is_empty() {
             return;
         }
-        self.queued += buf.len();
         if buf.len() < COALESCE_BELOW {
             self.tail.extend_from_slice(&buf);
         } else {
             self.seal_tail();
-            self.output.push_back(buf);
+            self.output.push(buf);
         }
     }
 
@@ -213,7 +207,7 @@ impl<F> BufFlow<F> {
 
     fn seal_tail(&mut self) {
         if !self.tail.is_empty() {
-            self.output.push_back(self.tail.split().freeze());
+            self.output.push(self.tail.split().freeze());
         }
     }
 
@@ -423,23 +417,9 @@ impl<F: FlowRead + Unpin> BufFlow<F> {
 impl<F: FlowWrite + Unpin> BufFlow<F> {
     fn poll_flush_queue(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BufFlowError>> {
         self.seal_tail();
-        while let Some(buf) = self.output.pop_front() {
-            match Pin::new(&mut self.flow).poll_write_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(err)) => {
-                    self.output.push_front(buf);
-                    return Poll::Ready(Err(BufFlowError::Write(err)));
-                }
-                Poll::Pending => {
-                    self.output.push_front(buf);
-                    return Poll::Pending;
-                }
-            }
-            let len = buf.len();
-            Pin::new(&mut self.flow).start_write(buf).map_err(BufFlowError::Write)?;
-            self.queued -= len;
-            self.unflushed = true;
-        }
+        // What the flow refuses stays queued, for `into_parts`.
+        let handed = ready!(self.output.relay(cx, Pin::new(&mut self.flow))).map_err(BufFlowError::Write)?;
+        self.unflushed |= handed;
         if self.unflushed {
             ready!(Pin::new(&mut self.flow).poll_flush(cx)).map_err(BufFlowError::Write)?;
             self.unflushed = false;
@@ -490,11 +470,11 @@ impl<F: FlowWrite + Unpin> BufFlow<F> {
 impl<F: FlowWrite + Unpin> FlowWrite for BufFlow<F> {
     fn poll_write_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
         let this = self.get_mut();
-        if this.queued >= WRITE_HIGH_WATER {
+        if this.queued() >= WRITE_HIGH_WATER {
             match this.flow_flush(cx) {
                 Poll::Ready(result) => result?,
                 // Room once the flow took enough, even if not everything.
-                Poll::Pending if this.queued >= WRITE_HIGH_WATER => return Poll::Pending,
+                Poll::Pending if this.queued() >= WRITE_HIGH_WATER => return Poll::Pending,
                 Poll::Pending => {}
             }
         }
@@ -503,7 +483,7 @@ impl<F: FlowWrite + Unpin> FlowWrite for BufFlow<F> {
 
     fn start_write(self: Pin<&mut Self>, buf: Bytes) -> Result<(), WriteError> {
         let this = self.get_mut();
-        if this.queued == 0 {
+        if this.queued() == 0 {
             // Nothing waits before it: hand it over at once (even empty), so
             // that the flow refuses it now if it is shut down or closed.
             let empty = buf.is_empty();
@@ -540,7 +520,7 @@ impl<F: fmt::Debug> fmt::Debug for BufFlow<F> {
             .field("flow", &self.flow)
             .field("buffered", &self.buffered)
             .field("eof", &self.eof)
-            .field("queued", &self.queued)
+            .field("queued", &self.queued())
             .finish_non_exhaustive()
     }
 }
