@@ -35,49 +35,88 @@ impl Scale {
     }
 }
 
-fn main() {
-    let mut quick = false;
-    let mut markdown = None;
-    let mut only = None;
-    let mut rounds = None;
-    let all: Vec<String> = std::env::args().skip(1).collect();
-    if let [probe, kind, addr, count] = all.as_slice() {
-        if probe == "--memory-probe" {
-            match count
-                .parse()
-                .map_err(|e| format!("{e}"))
-                .and_then(|n| rows::memory_probe(kind, addr, n))
-            {
-                Ok(per) => println!("{per}"),
-                Err(err) => {
-                    eprintln!("flow-bench: memory probe: {err}");
-                    std::process::exit(1);
-                }
-            }
-            return;
-        }
-    }
-    let mut args = all.into_iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--quick" => quick = true,
-            "--markdown" => markdown = args.next(),
-            "--only" => only = args.next(),
-            "--rounds" => match args.next().and_then(|n| n.parse::<usize>().ok()) {
-                Some(n) if n > 0 => rounds = Some(n),
-                _ => {
-                    eprintln!("flow-bench: --rounds needs a positive number");
-                    std::process::exit(2);
-                }
+const USAGE: &str = "usage: flow-bench [--quick] [--only GROUP] [--rounds N] [--markdown FILE]";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq)]
+enum Run {
+    /// The benchmarks: `--quick`, `--only`, `--rounds`, `--markdown`.
+    Bench {
+        quick: bool,
+        only: Option<String>,
+        rounds: Option<usize>,
+        markdown: Option<String>,
+    },
+    /// `--memory-probe KIND ADDR COUNT`: this process is the peer of the
+    /// memory rows (see rows/memory.rs).
+    MemoryProbe { kind: String, addr: String, count: usize },
+}
+
+/// The value of `option`, which needs `what`.
+fn value(args: &mut lexopt::Parser, option: &str, what: &str) -> Result<String, String> {
+    args.value()
+        .ok()
+        .and_then(|v| v.into_string().ok())
+        .ok_or_else(|| format!("{option} needs {what}"))
+}
+
+fn parse(mut args: lexopt::Parser) -> Result<Run, String> {
+    use lexopt::Arg;
+    let (mut quick, mut only, mut rounds, mut markdown) = (false, None, None, None);
+    while let Some(arg) = args.next().map_err(|e| e.to_string())? {
+        match arg {
+            Arg::Long("quick") => quick = true,
+            Arg::Long("markdown") => markdown = Some(value(&mut args, "--markdown", "a file")?),
+            Arg::Long("only") => only = Some(value(&mut args, "--only", "a group")?),
+            Arg::Long("rounds") => match value(&mut args, "--rounds", "a positive number")?.parse() {
+                Ok(n) if n > 0 => rounds = Some(n),
+                _ => return Err("--rounds needs a positive number".into()),
             },
-            other => {
-                eprintln!(
-                    "flow-bench: unknown argument {other:?}; usage: flow-bench [--quick] [--only GROUP] [--rounds N] [--markdown FILE]"
-                );
-                std::process::exit(2);
+            Arg::Long("memory-probe") => {
+                let kind = value(&mut args, "--memory-probe", "KIND ADDR COUNT")?;
+                let addr = value(&mut args, "--memory-probe", "KIND ADDR COUNT")?;
+                let count = value(&mut args, "--memory-probe", "KIND ADDR COUNT")?;
+                let count = count
+                    .parse()
+                    .map_err(|e| format!("--memory-probe: count {count:?}: {e}"))?;
+                return Ok(Run::MemoryProbe { kind, addr, count });
             }
+            Arg::Long(name) => return Err(format!("unknown option --{name}; {USAGE}")),
+            Arg::Short(c) => return Err(format!("unknown option -{c}; {USAGE}")),
+            Arg::Value(v) => return Err(format!("unexpected argument {:?}; {USAGE}", v.to_string_lossy())),
         }
     }
+    Ok(Run::Bench {
+        quick,
+        only,
+        rounds,
+        markdown,
+    })
+}
+
+fn main() {
+    let (quick, only, rounds, markdown) = match parse(lexopt::Parser::from_env()) {
+        Ok(Run::Bench {
+            quick,
+            only,
+            rounds,
+            markdown,
+        }) => (quick, only, rounds, markdown),
+        Ok(Run::MemoryProbe { kind, addr, count }) => match rows::memory_probe(&kind, &addr, count) {
+            Ok(per) => {
+                println!("{per}");
+                return;
+            }
+            Err(err) => {
+                eprintln!("flow-bench: memory probe: {err}");
+                std::process::exit(1);
+            }
+        },
+        Err(err) => {
+            eprintln!("flow-bench: {err}");
+            std::process::exit(2);
+        }
+    };
     let scale = Scale {
         quick,
         rounds: rounds.unwrap_or(if quick { 3 } else { 5 }),
@@ -103,5 +142,42 @@ fn main() {
             eprintln!("flow-bench: cannot write {path}: {err}");
             std::process::exit(1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(args: &[&str]) -> Result<Run, String> {
+        parse(lexopt::Parser::from_args(args))
+    }
+
+    #[test]
+    fn arguments_parse() {
+        assert_eq!(
+            parsed(&["--quick", "--only", "tls", "--rounds=2", "--markdown", "out.md"]),
+            Ok(Run::Bench {
+                quick: true,
+                only: Some("tls".into()),
+                rounds: Some(2),
+                markdown: Some("out.md".into()),
+            })
+        );
+        assert_eq!(
+            parsed(&["--memory-probe", "tokio", "127.0.0.1:1", "100"]),
+            Ok(Run::MemoryProbe {
+                kind: "tokio".into(),
+                addr: "127.0.0.1:1".into(),
+                count: 100
+            })
+        );
+        assert_eq!(
+            parsed(&["--rounds", "0"]),
+            Err("--rounds needs a positive number".into())
+        );
+        assert_eq!(parsed(&["--rounds"]), Err("--rounds needs a positive number".into()));
+        assert!(parsed(&["--fast"]).is_err_and(|e| e.starts_with("unknown option --fast; usage: flow-bench")));
+        assert!(parsed(&["--memory-probe", "tokio"]).is_err_and(|e| e.starts_with("--memory-probe needs")));
     }
 }

@@ -19,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+use lexopt::{Arg, Parser, ValueExt};
+
 const USAGE: &str = "usage: cargo xtask <command>
   ci [--only STEP,...]     fmt, clippy (per package), test, third-party, features (of the facade), doc, deny, tidy, bench
   conformance [--deep] [--backend NAME]... [--clause N|NAME]... [--list]
@@ -32,21 +34,19 @@ const USAGE: &str = "usage: cargo xtask <command>
                            a dry run unless --execute";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
     let root = root();
-    let result = match args.first().map(String::as_str) {
-        Some("ci") => ci(&root, &args[1..]),
-        Some("conformance") => conformance(&root, &args[1..]),
-        Some("tidy") => tidy_command(&root),
-        Some("deny") => deny(&root, args.get(1).map(String::as_str)),
-        Some("release") => release::release(&root, &args[1..]),
-        Some("bench") => bench(&root, &args[1..]),
-        Some("help" | "--help" | "-h") | None => {
+    let result = parse(Parser::from_env()).and_then(|task| match task {
+        Task::Help => {
             println!("{USAGE}");
             Ok(())
         }
-        Some(other) => Err(format!("unknown command {other:?}; try `cargo xtask help`")),
-    };
+        Task::Ci { only } => ci(&root, &only),
+        Task::Conformance(options) => conformance(&root, &options),
+        Task::Bench(options) => bench(&root, &options),
+        Task::Tidy => tidy_command(&root),
+        Task::Deny { advisories } => deny(&root, advisories),
+        Task::Release(options) => release::release(&root, &options),
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -54,6 +54,166 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// A command with its options, as parsed from the command line.
+#[derive(Debug, PartialEq)]
+enum Task {
+    Help,
+    /// The CI steps to run, all when none is named; they run in `CI_STEPS` order.
+    Ci {
+        only: Vec<String>,
+    },
+    Conformance(ConformanceOptions),
+    Bench(BenchOptions),
+    Tidy,
+    Deny {
+        advisories: bool,
+    },
+    Release(release::Options),
+}
+
+/// `cargo xtask conformance`'s options.
+#[derive(Debug, Default, PartialEq)]
+struct ConformanceOptions {
+    deep: bool,
+    /// Passed on to conformance-matrix, which knows the backends and clauses.
+    backends: Vec<String>,
+    clauses: Vec<String>,
+    list: bool,
+}
+
+/// `cargo xtask bench`'s options.
+#[derive(Debug, Default, PartialEq)]
+struct BenchOptions {
+    quick: bool,
+    only: Option<String>,
+    rounds: Option<usize>,
+    update_docs: bool,
+}
+
+/// Parses `cargo xtask`'s arguments (the program name already taken).
+fn parse(mut args: Parser) -> Result<Task, String> {
+    let command = match args.next().map_err(|e| e.to_string())? {
+        None | Some(Arg::Long("help") | Arg::Short('h')) => return Ok(Task::Help),
+        Some(Arg::Value(command)) => command.string().map_err(|e| e.to_string())?,
+        Some(other) => return Err(format!("unknown option {}; try `cargo xtask help`", shown(&other))),
+    };
+    let args = &mut args;
+    let task = match command.as_str() {
+        "help" => Task::Help,
+        "ci" => {
+            let mut only = Vec::new();
+            while let Some(arg) = next(args, "ci")? {
+                match arg {
+                    Arg::Long("only") => {
+                        only.extend(value(args, "--only", "a list of steps")?.split(',').map(str::to_owned))
+                    }
+                    other => return Err(unexpected("ci", &other)),
+                }
+            }
+            if let Some(unknown) = only.iter().find(|s| !CI_STEPS.contains(&s.as_str())) {
+                return Err(format!(
+                    "ci: unknown step {unknown:?}; steps are {}",
+                    CI_STEPS.join(", ")
+                ));
+            }
+            Task::Ci { only }
+        }
+        "conformance" => {
+            let mut options = ConformanceOptions::default();
+            while let Some(arg) = next(args, "conformance")? {
+                match arg {
+                    Arg::Long("deep") => options.deep = true,
+                    Arg::Long("list") => options.list = true,
+                    Arg::Long("backend") => options.backends.push(value(args, "--backend", "a name")?),
+                    Arg::Long("clause") => options.clauses.push(value(args, "--clause", "a number or a name")?),
+                    other => return Err(unexpected("conformance", &other)),
+                }
+            }
+            Task::Conformance(options)
+        }
+        "bench" => {
+            let mut options = BenchOptions::default();
+            while let Some(arg) = next(args, "bench")? {
+                match arg {
+                    Arg::Long("quick") => options.quick = true,
+                    Arg::Long("update-docs") => options.update_docs = true,
+                    Arg::Long("only") => options.only = Some(value(args, "--only", "a group")?),
+                    Arg::Long("rounds") => {
+                        let rounds = value(args, "--rounds", "a number")?;
+                        match rounds.parse() {
+                            Ok(n) if n > 0 => options.rounds = Some(n),
+                            _ => return Err(format!("--rounds needs a number, at least 1, not {rounds:?}")),
+                        }
+                    }
+                    other => return Err(unexpected("bench", &other)),
+                }
+            }
+            Task::Bench(options)
+        }
+        "tidy" => {
+            if let Some(arg) = next(args, "tidy")? {
+                return Err(unexpected("tidy", &arg));
+            }
+            Task::Tidy
+        }
+        "deny" => {
+            let mut advisories = false;
+            while let Some(arg) = next(args, "deny")? {
+                match arg {
+                    Arg::Value(check) if check == "advisories" && !advisories => advisories = true,
+                    Arg::Value(check) => {
+                        return Err(format!(
+                            "deny: unknown check {:?}; try `cargo xtask deny` or `cargo xtask deny advisories`",
+                            check.to_string_lossy()
+                        ));
+                    }
+                    other => return Err(unexpected("deny", &other)),
+                }
+            }
+            Task::Deny { advisories }
+        }
+        "release" => Task::Release(release::parse(args)?),
+        other => return Err(format!("unknown command {other:?}; try `cargo xtask help`")),
+    };
+    Ok(task)
+}
+
+/// How an argument looked on the command line.
+fn shown(arg: &Arg<'_>) -> String {
+    match arg {
+        Arg::Short(c) => format!("-{c}"),
+        Arg::Long(name) => format!("--{name}"),
+        Arg::Value(value) => format!("{:?}", value.to_string_lossy()),
+    }
+}
+
+/// The next argument of `cargo xtask {command}`.
+fn next<'a>(args: &'a mut Parser, command: &str) -> Result<Option<Arg<'a>>, String> {
+    // lexopt's own errors: a value given to a flag (`--quick=yes`), say.
+    args.next().map_err(|e| format!("cargo xtask {command}: {e}"))
+}
+
+/// The error for an argument that `cargo xtask {command}` does not take.
+fn unexpected(command: &str, arg: &Arg<'_>) -> String {
+    let what = if matches!(arg, Arg::Value(_)) {
+        "unexpected argument"
+    } else {
+        "unknown option"
+    };
+    format!(
+        "{what} {} for `cargo xtask {command}`; try `cargo xtask help`",
+        shown(arg)
+    )
+}
+
+/// The value of `option`, which needs `what`: "--branch needs a name".
+fn value(args: &mut Parser, option: &str, what: &str) -> Result<String, String> {
+    args.value()
+        .ok()
+        .and_then(|v| v.into_string().ok())
+        .ok_or_else(|| format!("{option} needs {what}"))
 }
 
 /// The workspace root: the nearest directory up from the current one whose
@@ -98,20 +258,17 @@ fn step(what: &str, mut command: Command) -> Result<(), String> {
 fn facade_features(root: &Path) -> Result<Vec<String>, String> {
     let manifest = std::fs::read_to_string(root.join("crates/anyflow/Cargo.toml"))
         .map_err(|e| format!("crates/anyflow/Cargo.toml: {e}"))?;
-    let mut features = Vec::new();
-    let mut in_features = false;
-    for line in manifest.lines().map(str::trim) {
-        if line.starts_with('[') {
-            in_features = line == "[features]";
-        } else if in_features {
-            if let Some((name, _)) = line.split_once('=') {
-                let name = name.trim();
-                if name != "default" && !name.starts_with('#') {
-                    features.push(name.to_owned());
-                }
-            }
-        }
-    }
+    let manifest: toml_edit::DocumentMut = manifest
+        .parse()
+        .map_err(|e| format!("crates/anyflow/Cargo.toml: {e}"))?;
+    let features: Vec<String> = manifest
+        .get("features")
+        .and_then(toml_edit::Item::as_table_like)
+        .into_iter()
+        .flat_map(|features| features.iter())
+        .map(|(name, _)| name.to_owned())
+        .filter(|name| name != "default")
+        .collect();
     if features.is_empty() {
         return Err("crates/anyflow/Cargo.toml: no features found".into());
     }
@@ -136,26 +293,15 @@ const CI_STEPS: &[&str] = &[
 /// clippy and pass the suite exactly as the README says to run it.
 const THIRD_PARTY: &str = "tests/third-party-backend/Cargo.toml";
 
-/// `cargo xtask ci [--only STEP,...]`: every step, or the ones named.
-fn ci(root: &Path, args: &[String]) -> Result<(), String> {
-    let only: Vec<String> = match args {
-        [] => CI_STEPS.iter().map(|s| (*s).to_owned()).collect(),
-        [flag, steps] if flag == "--only" => steps.split(',').map(str::to_owned).collect(),
-        _ => {
-            return Err(format!(
-                "usage: cargo xtask ci [--only STEP,...] with steps {}",
-                CI_STEPS.join(", ")
-            ));
-        }
+/// `cargo xtask ci [--only STEP,...]`: every step, or the ones named (none named: all).
+fn ci(root: &Path, only: &[String]) -> Result<(), String> {
+    let only: Vec<&str> = if only.is_empty() {
+        CI_STEPS.to_vec()
+    } else {
+        only.iter().map(String::as_str).collect()
     };
-    if let Some(unknown) = only.iter().find(|s| !CI_STEPS.contains(&s.as_str())) {
-        return Err(format!(
-            "ci: unknown step {unknown:?}; steps are {}",
-            CI_STEPS.join(", ")
-        ));
-    }
     let started = Instant::now();
-    for name in CI_STEPS.iter().filter(|s| only.iter().any(|o| o == *s)) {
+    for name in CI_STEPS.iter().filter(|s| only.contains(s)) {
         match *name {
             "fmt" => {
                 let mut fmt = cargo(root);
@@ -244,9 +390,15 @@ fn ci(root: &Path, args: &[String]) -> Result<(), String> {
                     .env("RUSTDOCFLAGS", "-D warnings");
                 step("cargo doc (warnings denied)", doc)?;
             }
-            "deny" => deny(root, None)?,
+            "deny" => deny(root, false)?,
             "tidy" => tidy_command(root)?,
-            _ => bench(root, &["--quick".to_owned()])?,
+            _ => bench(
+                root,
+                &BenchOptions {
+                    quick: true,
+                    ..BenchOptions::default()
+                },
+            )?,
         }
     }
     println!("==> ci passed ({}) in {:.0?}", only.join(", "), started.elapsed());
@@ -256,11 +408,9 @@ fn ci(root: &Path, args: &[String]) -> Result<(), String> {
 /// Model-based cases per backend and variant under `--deep`.
 const DEEP_MODEL_CASES: &str = "10000";
 
-fn conformance(root: &Path, args: &[String]) -> Result<(), String> {
-    let deep = args.iter().any(|a| a == "--deep");
-    let args: Vec<&String> = args.iter().filter(|a| *a != "--deep").collect();
+fn conformance(root: &Path, options: &ConformanceOptions) -> Result<(), String> {
     let mut run = cargo(root);
-    if deep {
+    if options.deep {
         run.env("FLOW_CONFORMANCE_MODEL_CASES", DEEP_MODEL_CASES);
     }
     run.args([
@@ -272,8 +422,16 @@ fn conformance(root: &Path, args: &[String]) -> Result<(), String> {
         "--bin",
         "conformance-matrix",
         "--",
-    ])
-    .args(args);
+    ]);
+    for backend in &options.backends {
+        run.args(["--backend", backend]);
+    }
+    for clause in &options.clauses {
+        run.args(["--clause", clause]);
+    }
+    if options.list {
+        run.arg("--list");
+    }
     step("conformance suite on every backend", run)
 }
 
@@ -340,21 +498,15 @@ fn ensure_system_tools(tools: &[(&str, &str, &str)]) -> Result<(), String> {
     step(&format!("installing {} (missing)", missing.join(", ")), install)
 }
 
-fn deny(root: &Path, what: Option<&str>) -> Result<(), String> {
+fn deny(root: &Path, advisories: bool) -> Result<(), String> {
     ensure_cargo_tool(root, "cargo-deny", "cargo-deny")?;
     let mut check = cargo(root);
-    match what {
-        None => {
-            check.args(["deny", "--all-features", "check", "licenses", "bans", "sources"]);
-            step("cargo deny check licenses bans sources", check)
-        }
-        Some("advisories") => {
-            check.args(["deny", "check", "advisories"]);
-            step("cargo deny check advisories (fetches the advisory database)", check)
-        }
-        Some(other) => Err(format!(
-            "deny: unknown check {other:?}; try `cargo xtask deny` or `cargo xtask deny advisories`"
-        )),
+    if advisories {
+        check.args(["deny", "check", "advisories"]);
+        step("cargo deny check advisories (fetches the advisory database)", check)
+    } else {
+        check.args(["deny", "--all-features", "check", "licenses", "bans", "sources"]);
+        step("cargo deny check licenses bans sources", check)
     }
 }
 
@@ -362,14 +514,8 @@ fn deny(root: &Path, what: Option<&str>) -> Result<(), String> {
 const BENCH_START: &str = "<!-- bench:start -->";
 const BENCH_END: &str = "<!-- bench:end -->";
 
-fn bench(root: &Path, args: &[String]) -> Result<(), String> {
-    let update_docs = args.iter().any(|a| a == "--update-docs");
-    let passthrough: Vec<&str> = args
-        .iter()
-        .map(String::as_str)
-        .filter(|a| *a != "--update-docs")
-        .collect();
-    if !args.iter().any(|a| a == "--quick") {
+fn bench(root: &Path, options: &BenchOptions) -> Result<(), String> {
+    if !options.quick {
         // The loopback reference row needs iperf3; the rest runs without it.
         if let Err(err) = ensure_system_tools(&[("iperf3", "--version", "iperf3")]) {
             println!("    iperf3 is missing and could not be installed ({err}): its row is left out");
@@ -379,11 +525,19 @@ fn bench(root: &Path, args: &[String]) -> Result<(), String> {
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("bench: {e}"))?;
     let table = out_dir.join("results.md");
     let mut run = cargo(root);
-    run.args(["run", "--quiet", "--release", "-p", "flow-bench", "--"])
-        .args(&passthrough);
+    run.args(["run", "--quiet", "--release", "-p", "flow-bench", "--"]);
+    if options.quick {
+        run.arg("--quick");
+    }
+    if let Some(only) = &options.only {
+        run.args(["--only", only]);
+    }
+    if let Some(rounds) = options.rounds {
+        run.args(["--rounds", &rounds.to_string()]);
+    }
     run.arg("--markdown").arg(&table);
     step("benchmarks, side by side", run)?;
-    if !update_docs {
+    if !options.update_docs {
         return Ok(());
     }
     let results = std::fs::read_to_string(&table).map_err(|e| format!("bench: {}: {e}", table.display()))?;
@@ -423,4 +577,102 @@ fn machine(root: &Path) -> String {
             |o| String::from_utf8_lossy(&o.stdout).trim().to_owned(),
         );
     format!("Machine: {cpu}, {cores} cores, Linux {kernel}; {rustc}; release build.\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(args: &[&str]) -> Result<Task, String> {
+        parse(Parser::from_args(args))
+    }
+
+    fn error(args: &[&str]) -> String {
+        parsed(args).err().unwrap_or_default()
+    }
+
+    #[test]
+    fn commands_parse() {
+        assert_eq!(parsed(&[]), Ok(Task::Help));
+        assert_eq!(parsed(&["--help"]), Ok(Task::Help));
+        assert_eq!(parsed(&["ci"]), Ok(Task::Ci { only: Vec::new() }));
+        assert_eq!(
+            parsed(&["ci", "--only", "fmt,tidy", "--only=doc"]),
+            Ok(Task::Ci {
+                only: vec!["fmt".into(), "tidy".into(), "doc".into()]
+            })
+        );
+        assert_eq!(
+            parsed(&[
+                "conformance",
+                "--deep",
+                "--backend",
+                "mem",
+                "--clause=3",
+                "--backend",
+                "smol-tcp"
+            ]),
+            Ok(Task::Conformance(ConformanceOptions {
+                deep: true,
+                backends: vec!["mem".into(), "smol-tcp".into()],
+                clauses: vec!["3".into()],
+                list: false,
+            }))
+        );
+        assert_eq!(
+            parsed(&["bench", "--quick", "--rounds", "7", "--only", "tls", "--update-docs"]),
+            Ok(Task::Bench(BenchOptions {
+                quick: true,
+                only: Some("tls".into()),
+                rounds: Some(7),
+                update_docs: true,
+            }))
+        );
+        assert_eq!(parsed(&["tidy"]), Ok(Task::Tidy));
+        assert_eq!(parsed(&["deny"]), Ok(Task::Deny { advisories: false }));
+        assert_eq!(parsed(&["deny", "advisories"]), Ok(Task::Deny { advisories: true }));
+        assert!(matches!(parsed(&["release", "patch"]), Ok(Task::Release(_))));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["bench", "--x"], "unknown option --x for `cargo xtask bench`"),
+            (&["bench", "-q"], "unknown option -q for `cargo xtask bench`"),
+            (&["bench", "--rounds"], "--rounds needs a number"),
+            (
+                &["bench", "--rounds", "many"],
+                "--rounds needs a number, at least 1, not \"many\"",
+            ),
+            (&["bench", "--rounds", "0"], "--rounds needs a number"),
+            (&["bench", "--quick=yes"], "cargo xtask bench: "),
+            (&["ci", "--only", "fmt,lint"], "ci: unknown step \"lint\""),
+            (&["ci", "fmt"], "unexpected argument \"fmt\" for `cargo xtask ci`"),
+            (&["conformance", "--backend"], "--backend needs a name"),
+            (
+                &["conformance", "--fast"],
+                "unknown option --fast for `cargo xtask conformance`",
+            ),
+            (&["tidy", "--fix"], "unknown option --fix for `cargo xtask tidy`"),
+            (&["deny", "bans"], "deny: unknown check \"bans\""),
+            (
+                &["release", "patch", "--publish"],
+                "unknown option --publish for `cargo xtask release`",
+            ),
+            (&["build"], "unknown command \"build\""),
+            (&["--verbose"], "unknown option --verbose"),
+        ];
+        for (args, expected) in cases {
+            let got = error(args);
+            assert!(got.starts_with(expected), "{args:?}: {got:?}");
+        }
+    }
+
+    #[test]
+    fn the_facade_has_features() -> Result<(), String> {
+        let features = facade_features(&root())?;
+        assert!(features.iter().any(|f| f == "tokio"), "{features:?}");
+        assert!(!features.iter().any(|f| f == "default"), "{features:?}");
+        Ok(())
+    }
 }

@@ -1,8 +1,9 @@
-//! The workspace as `cargo metadata` describes it.
+//! The workspace as `cargo metadata` describes it: the part tidy and release
+//! read, deserialized straight into these structs.
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
+use serde::{Deserialize, Deserializer};
 
 /// What kind of dependency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,8 +13,19 @@ pub(crate) enum Kind {
     Build,
 }
 
+impl<'de> Deserialize<'de> for Kind {
+    /// `"dev"`, `"build"` or `null` (a normal dependency).
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Kind, D::Error> {
+        Ok(match Option::<String>::deserialize(deserializer)?.as_deref() {
+            Some("dev") => Kind::Dev,
+            Some("build") => Kind::Build,
+            _ => Kind::Normal,
+        })
+    }
+}
+
 /// A dependency of a workspace package.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Dep {
     pub(crate) name: String,
     /// The version requirement; `*` when the manifest gives none.
@@ -24,29 +36,47 @@ pub(crate) struct Dep {
 }
 
 /// A workspace package.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Deserialize)]
 pub(crate) struct Package {
     pub(crate) name: String,
     pub(crate) version: String,
+    /// The directory of its manifest.
+    #[serde(rename = "manifest_path", deserialize_with = "parent")]
     pub(crate) dir: PathBuf,
+    #[serde(deserialize_with = "anywhere")]
     pub(crate) publish: bool,
     pub(crate) description: Option<String>,
     pub(crate) license: Option<String>,
     pub(crate) repository: Option<String>,
     pub(crate) readme: Option<String>,
+    #[serde(default)]
     pub(crate) keywords: Vec<String>,
+    #[serde(rename = "dependencies", default)]
     pub(crate) deps: Vec<Dep>,
 }
 
-impl Package {
-    /// The workspace's own crates this one depends on, dev-dependencies left out.
-    pub(crate) fn internal_deps(&self) -> impl Iterator<Item = &Dep> {
-        self.deps.iter().filter(|d| d.path.is_some() && d.kind != Kind::Dev)
-    }
+fn parent<'de, D: Deserializer<'de>>(deserializer: D) -> Result<PathBuf, D::Error> {
+    let manifest = PathBuf::deserialize(deserializer)?;
+    Ok(manifest.parent().map(Path::to_path_buf).unwrap_or_default())
 }
 
-fn string(value: &Value, key: &str) -> Option<String> {
-    value.get(key).and_then(Value::as_str).map(str::to_owned)
+/// `publish`: `null` means crates.io, `[]` (from `publish = false`) nowhere.
+fn anywhere<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(Option::<Vec<String>>::deserialize(deserializer)?.is_none_or(|registries| !registries.is_empty()))
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    packages: Vec<Package>,
+}
+
+/// Reads the packages out of `cargo metadata`'s JSON, sorted by name.
+fn packages(json: &[u8]) -> Result<Vec<Package>, String> {
+    let mut packages = serde_json::from_slice::<Metadata>(json)
+        .map_err(|e| format!("cargo metadata: unexpected JSON: {e}"))?
+        .packages;
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(packages)
 }
 
 /// Reads the workspace at `root` through `cargo metadata`.
@@ -61,128 +91,60 @@ pub(crate) fn workspace(root: &Path) -> Result<Vec<Package>, String> {
             String::from_utf8_lossy(&output.stderr)
         ));
     }
-    let json: Value = serde_json::from_slice(&output.stdout).map_err(|e| format!("cargo metadata: bad JSON: {e}"))?;
-    let packages = json
-        .get("packages")
-        .and_then(Value::as_array)
-        .ok_or("cargo metadata: no packages")?;
-    let mut out = Vec::new();
-    for p in packages {
-        let manifest = PathBuf::from(string(p, "manifest_path").ok_or("cargo metadata: no manifest_path")?);
-        let deps = p
-            .get("dependencies")
-            .and_then(Value::as_array)
-            .map(|deps| {
-                deps.iter()
-                    .map(|d| Dep {
-                        name: string(d, "name").unwrap_or_default(),
-                        req: string(d, "req").unwrap_or_else(|| "*".into()),
-                        kind: match d.get("kind").and_then(Value::as_str) {
-                            Some("dev") => Kind::Dev,
-                            Some("build") => Kind::Build,
-                            _ => Kind::Normal,
-                        },
-                        path: string(d, "path").map(PathBuf::from),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.push(Package {
-            name: string(p, "name").ok_or("cargo metadata: package without a name")?,
-            version: string(p, "version").unwrap_or_default(),
-            dir: manifest.parent().map(Path::to_path_buf).unwrap_or_default(),
-            // `publish: []` (from `publish = false`) means nowhere.
-            publish: !matches!(p.get("publish"), Some(Value::Array(registries)) if registries.is_empty()),
-            description: string(p, "description"),
-            license: string(p, "license"),
-            repository: string(p, "repository"),
-            readme: string(p, "readme"),
-            keywords: p
-                .get("keywords")
-                .and_then(Value::as_array)
-                .map(|k| k.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-                .unwrap_or_default(),
-            deps,
-        });
-    }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
-}
-
-/// The publishable packages in publish order: every crate after the crates
-/// it depends on (dev-dependencies ignored), ties broken by name.
-pub(crate) fn publish_order(packages: &[Package]) -> Result<Vec<String>, String> {
-    let publishable: Vec<&Package> = packages.iter().filter(|p| p.publish).collect();
-    let names: Vec<&str> = publishable.iter().map(|p| p.name.as_str()).collect();
-    let mut order: Vec<String> = Vec::new();
-    while order.len() < publishable.len() {
-        let ready = publishable.iter().filter(|p| !order.contains(&p.name)).find(|p| {
-            p.internal_deps()
-                .all(|d| !names.contains(&d.name.as_str()) || order.contains(&d.name))
-        });
-        match ready {
-            Some(p) => order.push(p.name.clone()),
-            None => {
-                let left: Vec<&str> = names
-                    .iter()
-                    .copied()
-                    .filter(|n| !order.iter().any(|o| o == n))
-                    .collect();
-                return Err(format!("dependency cycle among {}", left.join(", ")));
-            }
-        }
-    }
-    Ok(order)
+    packages(&output.stdout)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn package(name: &str, deps: &[(&str, Kind)], publish: bool) -> Package {
-        Package {
-            name: name.into(),
-            version: "0.1.0".into(),
-            dir: PathBuf::new(),
-            publish,
-            description: None,
-            license: None,
-            repository: None,
-            readme: None,
-            keywords: Vec::new(),
-            deps: deps
-                .iter()
-                .map(|(d, kind)| Dep {
-                    name: (*d).into(),
-                    req: "^0.1.0".into(),
-                    kind: *kind,
-                    path: Some(PathBuf::from(d)),
-                })
-                .collect(),
-        }
-    }
+    /// Two packages as `cargo metadata --format-version 1` gives them, cut down
+    /// (unknown fields are ignored).
+    const JSON: &str = r#"{"packages": [
+        {"name": "flow-tests", "version": "0.1.0", "manifest_path": "/w/tests/Cargo.toml",
+         "publish": [], "description": "tests", "license": null, "repository": null,
+         "readme": null, "keywords": [], "targets": [],
+         "dependencies": [
+            {"name": "flow-api", "req": "^0.1.0", "kind": null, "path": "/w/crates/flow-api"},
+            {"name": "rcgen", "req": "^0.14", "kind": "dev", "optional": false},
+            {"name": "cc", "req": "*", "kind": "build"}]},
+        {"name": "flow-api", "version": "0.1.0", "manifest_path": "/w/crates/flow-api/Cargo.toml",
+         "publish": null, "description": "the traits", "license": "MIT OR Apache-2.0",
+         "repository": "https://example.org", "readme": "README.md", "keywords": ["io"],
+         "dependencies": []}
+    ], "workspace_root": "/w"}"#;
 
     #[test]
-    fn order_follows_dependencies_and_ignores_dev_dependencies() {
-        let packages = [
-            package("facade", &[("b", Kind::Normal), ("api", Kind::Normal)], true),
-            package("b", &[("api", Kind::Normal), ("suite", Kind::Dev)], true),
-            package("suite", &[("api", Kind::Normal), ("b", Kind::Normal)], true),
-            package("api", &[("b", Kind::Dev)], true),
-            package("tests", &[("facade", Kind::Normal)], false),
-        ];
+    fn cargo_metadata_is_read() -> Result<(), String> {
+        let packages = packages(JSON.as_bytes())?;
+        let names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["flow-api", "flow-tests"]);
+        let (api, tests) = (&packages[0], &packages[1]);
+        assert!(api.publish);
+        assert!(!tests.publish);
+        assert_eq!(api.dir, Path::new("/w/crates/flow-api"));
+        assert_eq!(api.readme.as_deref(), Some("README.md"));
+        assert_eq!(api.keywords, ["io"]);
+        assert_eq!(tests.license, None);
+        let deps: Vec<(&str, &str, Kind, bool)> = tests
+            .deps
+            .iter()
+            .map(|d| (d.name.as_str(), d.req.as_str(), d.kind, d.path.is_some()))
+            .collect();
         assert_eq!(
-            publish_order(&packages).unwrap_or_default(),
-            ["api", "b", "facade", "suite"]
+            deps,
+            [
+                ("flow-api", "^0.1.0", Kind::Normal, true),
+                ("rcgen", "^0.14", Kind::Dev, false),
+                ("cc", "*", Kind::Build, false),
+            ]
         );
+        Ok(())
     }
 
     #[test]
-    fn a_cycle_is_an_error() {
-        let packages = [
-            package("a", &[("b", Kind::Normal)], true),
-            package("b", &[("a", Kind::Normal)], true),
-        ];
-        assert!(publish_order(&packages).is_err());
+    fn unexpected_json_is_an_error() {
+        assert!(packages(b"{}").is_err());
+        assert!(packages(br#"{"packages": [{"name": "x"}]}"#).is_err());
     }
 }

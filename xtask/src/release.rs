@@ -2,82 +2,87 @@
 //!
 //! A dry run by default: it checks everything and prints the plan, changing
 //! nothing in the repository. `--execute` bumps the version, dates the
-//! changelog, commits, tags and publishes in dependency order.
+//! changelog, commits, tags and publishes with `cargo publish --workspace`,
+//! which orders the crates, dependencies first; crates already on crates.io
+//! at the new version are left out, so that a release that stopped half-way
+//! resumes.
 
-use std::fmt;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+
+use lexopt::{Arg, Parser, ValueExt};
+use semver::Version;
+use toml_edit::{DocumentMut, Item};
 
 use crate::metadata::{self, Package};
 use crate::{cargo, tidy};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-struct Version(u64, u64, u64);
-
-impl Version {
-    fn parse(text: &str) -> Result<Version, String> {
-        let parts: Vec<&str> = text.split('.').collect();
-        match parts.as_slice() {
-            [a, b, c] => Ok(Version(num(a, text)?, num(b, text)?, num(c, text)?)),
-            _ => Err(format!("{text:?} is not a version of the form X.Y.Z")),
-        }
-    }
+/// How to get from the current version to the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Bump {
+    Major,
+    Minor,
+    Patch,
+    To(Version),
 }
 
-fn num(part: &str, whole: &str) -> Result<u64, String> {
-    part.parse()
-        .map_err(|_| format!("{whole:?} is not a version of the form X.Y.Z"))
-}
-
-impl fmt::Display for Version {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.0, self.1, self.2)
-    }
-}
-
-struct Options {
-    bump: String,
+/// `cargo xtask release`'s options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Options {
+    bump: Bump,
     execute: bool,
     publish: bool,
     verify: bool,
     branch: String,
 }
 
-fn parse(args: &[String]) -> Result<Options, String> {
+const USAGE: &str =
+    "usage: cargo xtask release <major|minor|patch|X.Y.Z> [--execute] [--no-publish] [--no-verify] [--branch NAME]";
+
+/// Parses the arguments after `cargo xtask release`.
+pub(crate) fn parse(args: &mut Parser) -> Result<Options, String> {
+    let mut bump = None;
     let mut options = Options {
-        bump: String::new(),
+        bump: Bump::Patch,
         execute: false,
         publish: true,
         verify: true,
         branch: "main".into(),
     };
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--execute" => options.execute = true,
-            "--no-publish" => options.publish = false,
-            "--no-verify" => options.verify = false,
-            "--branch" => options.branch = args.next().ok_or("--branch needs a name")?.clone(),
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
-            bump if options.bump.is_empty() => options.bump = bump.to_owned(),
-            extra => return Err(format!("unexpected argument {extra:?}")),
+    while let Some(arg) = crate::next(args, "release")? {
+        match arg {
+            Arg::Long("execute") => options.execute = true,
+            Arg::Long("no-publish") => options.publish = false,
+            Arg::Long("no-verify") => options.verify = false,
+            Arg::Long("branch") => options.branch = crate::value(args, "--branch", "a name")?,
+            Arg::Value(value) if bump.is_none() => {
+                let value = value.string().map_err(|e| e.to_string())?;
+                bump =
+                    Some(match value.as_str() {
+                        "major" => Bump::Major,
+                        "minor" => Bump::Minor,
+                        "patch" => Bump::Patch,
+                        exact => Bump::To(Version::parse(exact).map_err(|e| {
+                            format!("{exact:?} is neither major, minor, patch nor a version X.Y.Z ({e})")
+                        })?),
+                    });
+            }
+            other => return Err(crate::unexpected("release", &other)),
         }
     }
-    if options.bump.is_empty() {
-        return Err("usage: cargo xtask release <major|minor|patch|X.Y.Z> [--execute] [--no-publish] [--no-verify] [--branch NAME]".into());
-    }
+    options.bump = bump.ok_or(USAGE)?;
     Ok(options)
 }
 
-fn next_version(current: Version, bump: &str) -> Result<Version, String> {
-    let Version(major, minor, patch) = current;
+fn next_version(current: &Version, bump: &Bump) -> Result<Version, String> {
     let next = match bump {
-        "major" => Version(major + 1, 0, 0),
-        "minor" => Version(major, minor + 1, 0),
-        "patch" => Version(major, minor, patch + 1),
-        exact => Version::parse(exact)?,
+        Bump::Major => Version::new(current.major + 1, 0, 0),
+        Bump::Minor => Version::new(current.major, current.minor + 1, 0),
+        Bump::Patch => Version::new(current.major, current.minor, current.patch + 1),
+        Bump::To(exact) => exact.clone(),
     };
-    if next <= current {
+    if next <= *current {
         return Err(format!(
             "the new version {next} must be greater than the current {current}"
         ));
@@ -106,46 +111,56 @@ fn say(step: &str, what: &str) {
 }
 
 /// The version in `[workspace.package]` of the root manifest.
-fn workspace_version(manifest: &str) -> Result<Version, String> {
-    let mut in_package = false;
-    for line in manifest.lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            in_package = line == "[workspace.package]";
-        } else if in_package {
-            if let Some(value) = line.strip_prefix("version = ") {
-                return Version::parse(value.trim_matches('"'));
-            }
-        }
-    }
-    Err("Cargo.toml: no version in [workspace.package]".into())
+fn workspace_version(manifest: &DocumentMut) -> Result<Version, String> {
+    let version = manifest
+        .get("workspace")
+        .and_then(|w| w.get("package"))
+        .and_then(|p| p.get("version"))
+        .and_then(Item::as_str)
+        .ok_or("Cargo.toml: no version in [workspace.package]")?;
+    Version::parse(version).map_err(|e| format!("Cargo.toml: [workspace.package] version {version:?}: {e}"))
 }
 
 /// Sets the workspace version and the version of every internal (path)
-/// dependency in `[workspace.dependencies]`.
-fn bump_manifest(manifest: &str, from: Version, to: Version) -> String {
-    let mut section = String::new();
-    let mut out = String::with_capacity(manifest.len());
-    for line in manifest.lines() {
-        let trimmed = line.trim();
-        if trimmed.starts_with('[') {
-            section = trimmed.to_owned();
+/// dependency in `[workspace.dependencies]`; the rest of the manifest, its
+/// comments and layout included, stays as it is.
+fn bump_manifest(mut manifest: DocumentMut, to: &Version) -> Result<String, String> {
+    let to = to.to_string();
+    let workspace = manifest
+        .get_mut("workspace")
+        .and_then(Item::as_table_like_mut)
+        .ok_or("Cargo.toml: no [workspace]")?;
+    let version = workspace
+        .get_mut("package")
+        .and_then(|p| p.get_mut("version"))
+        .ok_or("Cargo.toml: no version in [workspace.package]")?;
+    set_keeping_layout(version, &to)?;
+    if let Some(deps) = workspace.get_mut("dependencies").and_then(Item::as_table_like_mut) {
+        for (name, dep) in deps.iter_mut() {
+            let Some(dep) = dep.as_table_like_mut().filter(|d| d.contains_key("path")) else {
+                continue;
+            };
+            if let Some(version) = dep.get_mut("version") {
+                set_keeping_layout(version, &to)
+                    .map_err(|e| format!("[workspace.dependencies] {}: {e}", name.get()))?;
+            }
         }
-        let is_internal_dep = section == "[workspace.dependencies]" && trimmed.contains("path =");
-        let is_version = section == "[workspace.package]" && trimmed.starts_with("version = ");
-        if is_internal_dep || is_version {
-            out.push_str(&line.replace(&format!("\"{from}\""), &format!("\"{to}\"")));
-        } else {
-            out.push_str(line);
-        }
-        out.push('\n');
     }
-    out
+    Ok(manifest.to_string())
+}
+
+/// Replaces the string in `item`, keeping the spaces and comments around it.
+fn set_keeping_layout(item: &mut Item, to: &str) -> Result<(), String> {
+    let value = item.as_value_mut().ok_or("the version is not a string")?;
+    let decor = value.decor().clone();
+    *value = to.into();
+    *value.decor_mut() = decor;
+    Ok(())
 }
 
 /// Renames `## Unreleased` to the version and date, with a fresh empty
 /// `## Unreleased` above it. Fails when there is nothing under it.
-fn date_changelog(changelog: &str, version: Version, date: &str) -> Result<String, String> {
+fn date_changelog(changelog: &str, version: &Version, date: &str) -> Result<String, String> {
     let start = changelog
         .find("\n## Unreleased")
         .ok_or("CHANGELOG.md: no `## Unreleased` section")?;
@@ -167,20 +182,7 @@ fn date_changelog(changelog: &str, version: Version, date: &str) -> Result<Strin
 
 /// Today's date (UTC) as YYYY-MM-DD.
 fn today() -> String {
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400) as i64;
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
+    time::OffsetDateTime::now_utc().date().to_string()
 }
 
 fn run_cargo(root: &Path, step: &str, args: &[&str]) -> Result<(), String> {
@@ -206,11 +208,50 @@ fn tidy_step(packages: &[Package]) -> Result<(), String> {
     }
 }
 
-fn package_step(root: &Path, order: &[String], options: &Options) -> Result<(), String> {
-    let mut args: Vec<&str> = vec!["package", "--quiet"];
-    for name in order {
-        args.extend(["-p", name.as_str()]);
+/// `cargo publish --workspace` with `extra` arguments: cargo packages (and
+/// verifies) every publishable crate, then uploads them, dependencies first.
+fn publish_workspace(root: &Path, step: &str, extra: &[&str]) -> Result<(), String> {
+    let mut args = vec!["publish", "--workspace"];
+    args.extend(extra);
+    run_cargo(root, step, &args)
+}
+
+/// The dry run of `cargo publish --workspace`, its output passed through;
+/// returns the crates in the order cargo would upload them.
+fn publish_dry_run(root: &Path, options: &Options) -> Result<Vec<String>, String> {
+    let mut args = vec!["publish", "--workspace"];
+    args.extend(dry_run_args(options));
+    say("publish --dry-run", &format!("cargo {}", args.join(" ")));
+    let mut child = cargo(root)
+        .args(&args)
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("publish --dry-run: cannot run cargo: {e}"))?;
+    let mut order = Vec::new();
+    if let Some(stderr) = child.stderr.take() {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            order.extend(uploading(&line).map(str::to_owned));
+        }
     }
+    let status = child.wait().map_err(|e| format!("publish --dry-run: cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "publish --dry-run: `cargo {}` failed ({status})",
+            args.join(" ")
+        ));
+    }
+    Ok(order)
+}
+
+/// The crate of cargo's `   Uploading NAME vX.Y.Z (PATH)` line.
+fn uploading(line: &str) -> Option<&str> {
+    line.trim_start().strip_prefix("Uploading ")?.split_whitespace().next()
+}
+
+/// The arguments of the dry run: everything but the upload.
+fn dry_run_args(options: &Options) -> Vec<&'static str> {
+    let mut args = vec!["--dry-run"];
     if !options.verify {
         args.push("--no-verify");
     }
@@ -218,18 +259,18 @@ fn package_step(root: &Path, order: &[String], options: &Options) -> Result<(), 
         // The bumped manifests are not committed yet.
         args.push("--allow-dirty");
     }
-    run_cargo(root, "package", &args)?;
-    let mut dry: Vec<&str> = vec!["publish", "--quiet", "--workspace", "--dry-run"];
-    if !options.verify {
-        dry.push("--no-verify");
-    }
-    if options.execute {
-        dry.push("--allow-dirty");
-    }
-    run_cargo(root, "publish --dry-run", &dry)
+    args
 }
 
-fn already_published(root: &Path, name: &str, version: Version) -> bool {
+/// The arguments that leave out the crates in `done` (on crates.io already:
+/// a release that stopped half-way resumes).
+fn exclude_args(done: &[&str]) -> Vec<String> {
+    done.iter()
+        .flat_map(|name| ["--exclude".to_owned(), (*name).to_owned()])
+        .collect()
+}
+
+fn already_published(root: &Path, name: &str, version: &Version) -> bool {
     cargo(root)
         .args(["info", "--quiet", &format!("{name}@{version}")])
         .output()
@@ -237,12 +278,12 @@ fn already_published(root: &Path, name: &str, version: Version) -> bool {
 }
 
 /// Runs `cargo xtask release`.
-pub(crate) fn release(root: &Path, args: &[String]) -> Result<(), String> {
-    let options = parse(args)?;
+pub(crate) fn release(root: &Path, options: &Options) -> Result<(), String> {
     let manifest_path = root.join("Cargo.toml");
     let manifest = std::fs::read_to_string(&manifest_path).map_err(|e| format!("Cargo.toml: {e}"))?;
-    let current = workspace_version(&manifest)?;
-    let next = next_version(current, &options.bump)?;
+    let document: DocumentMut = manifest.parse().map_err(|e| format!("Cargo.toml: {e}"))?;
+    let current = workspace_version(&document)?;
+    let next = next_version(&current, &options.bump)?;
     let tag = format!("v{next}");
     say(
         "plan",
@@ -275,21 +316,19 @@ pub(crate) fn release(root: &Path, args: &[String]) -> Result<(), String> {
 
     let changelog_path = root.join("CHANGELOG.md");
     let changelog = std::fs::read_to_string(&changelog_path).map_err(|e| format!("CHANGELOG.md: {e}"))?;
-    let dated = date_changelog(&changelog, next, &today())?;
-    say(
-        "changelog",
-        &format!("`## Unreleased` becomes `## {next} - {}`", today()),
-    );
+    let date = today();
+    let dated = date_changelog(&changelog, &next, &date)?;
+    say("changelog", &format!("`## Unreleased` becomes `## {next} - {date}`"));
 
     let packages = metadata::workspace(root)?;
     tidy_step(&packages)?;
-    let order = metadata::publish_order(&packages)?;
-    say("order", "publish order (dependencies first, dev-dependencies ignored):");
-    for (i, name) in order.iter().enumerate() {
-        println!("    {}. {name}", i + 1);
-    }
+    let publishable: Vec<&str> = packages.iter().filter(|p| p.publish).map(|p| p.name.as_str()).collect();
+    say(
+        "crates",
+        &format!("{} to publish: {}", publishable.len(), publishable.join(", ")),
+    );
 
-    let bumped = bump_manifest(&manifest, current, next);
+    let bumped = bump_manifest(document, &next)?;
     if options.execute {
         std::fs::write(&manifest_path, &bumped).map_err(|e| format!("bump: Cargo.toml: {e}"))?;
         std::fs::write(&changelog_path, &dated).map_err(|e| format!("changelog: CHANGELOG.md: {e}"))?;
@@ -308,7 +347,22 @@ pub(crate) fn release(root: &Path, args: &[String]) -> Result<(), String> {
         say("bump", &format!("would change {changed} lines of Cargo.toml to {next}"));
     }
 
-    package_step(root, &order, &options)?;
+    // Packages and verifies every crate, as the upload will.
+    let order = publish_dry_run(root, options)?;
+    if order.is_empty() {
+        say(
+            "order",
+            "cargo printed no `Uploading` lines; see its output above for the order",
+        );
+    } else {
+        say(
+            "order",
+            "publish order (cargo's: dependencies first, dev-dependencies ignored):",
+        );
+        for (i, name) in order.iter().enumerate() {
+            println!("    {}. {name}", i + 1);
+        }
+    }
 
     if !options.execute {
         say(
@@ -321,12 +375,20 @@ pub(crate) fn release(root: &Path, args: &[String]) -> Result<(), String> {
     git(root, &["tag", "-a", &tag, "-m", &format!("Release {tag}")])?;
     say("git", &format!("committed and tagged {tag}"));
     if options.publish {
-        for name in &order {
-            if already_published(root, name, next) {
-                say("publish", &format!("{name} {next} is on crates.io already, skipped"));
-                continue;
-            }
-            run_cargo(root, &format!("publish {name}"), &["publish", "--quiet", "-p", name])?;
+        let done: Vec<&str> = publishable
+            .iter()
+            .copied()
+            .filter(|name| already_published(root, name, &next))
+            .collect();
+        for name in &done {
+            say("publish", &format!("{name} {next} is on crates.io already, left out"));
+        }
+        if done.len() == publishable.len() {
+            say("publish", &format!("every crate is on crates.io at {next} already"));
+        } else {
+            let exclude = exclude_args(&done);
+            let exclude: Vec<&str> = exclude.iter().map(String::as_str).collect();
+            publish_workspace(root, "publish", &exclude)?;
         }
     } else {
         say("publish", "skipped (--no-publish)");
@@ -339,42 +401,170 @@ pub(crate) fn release(root: &Path, args: &[String]) -> Result<(), String> {
 mod tests {
     use super::*;
 
+    fn v(text: &str) -> Version {
+        Version::parse(text).unwrap_or_else(|_| Version::new(0, 0, 0))
+    }
+
+    fn parsed(args: &[&str]) -> Result<Options, String> {
+        parse(&mut Parser::from_args(args))
+    }
+
     #[test]
     fn versions_bump() {
-        let v = Version(1, 2, 3);
-        assert_eq!(next_version(v, "patch"), Ok(Version(1, 2, 4)));
-        assert_eq!(next_version(v, "minor"), Ok(Version(1, 3, 0)));
-        assert_eq!(next_version(v, "major"), Ok(Version(2, 0, 0)));
-        assert_eq!(next_version(v, "1.5.0"), Ok(Version(1, 5, 0)));
-        assert!(next_version(v, "1.2.3").is_err());
-        assert!(next_version(v, "1.2").is_err());
+        let current = v("1.2.3");
+        assert_eq!(next_version(&current, &Bump::Patch), Ok(v("1.2.4")));
+        assert_eq!(next_version(&current, &Bump::Minor), Ok(v("1.3.0")));
+        assert_eq!(next_version(&current, &Bump::Major), Ok(v("2.0.0")));
+        assert_eq!(next_version(&current, &Bump::To(v("1.5.0"))), Ok(v("1.5.0")));
+        assert_eq!(next_version(&current, &Bump::To(v("2.0.0-rc.1"))), Ok(v("2.0.0-rc.1")));
+        assert!(next_version(&current, &Bump::To(v("1.2.3"))).is_err());
+        assert!(next_version(&current, &Bump::To(v("1.2.3-rc.1"))).is_err());
+        assert_eq!(next_version(&v("0.2.0-rc.1"), &Bump::To(v("0.2.0"))), Ok(v("0.2.0")));
+    }
+
+    #[test]
+    fn options_parse() {
+        let options = parsed(&["minor", "--execute", "--no-verify", "--branch", "release"]);
+        assert_eq!(
+            options,
+            Ok(Options {
+                bump: Bump::Minor,
+                execute: true,
+                publish: true,
+                verify: false,
+                branch: "release".into(),
+            })
+        );
+        assert_eq!(
+            parsed(&["--branch=x", "0.3.0"]).map(|o| (o.bump, o.branch)),
+            Ok((Bump::To(v("0.3.0")), "x".into()))
+        );
+        assert_eq!(parsed(&["patch", "--no-publish"]).map(|o| o.publish), Ok(false));
+        assert_eq!(parsed(&[]), Err(USAGE.to_owned()));
+        let errors = [
+            (&["patch", "--x"][..], "unknown option --x for `cargo xtask release`"),
+            (
+                &["patch", "minor"][..],
+                "unexpected argument \"minor\" for `cargo xtask release`",
+            ),
+            (&["patch", "--branch"][..], "--branch needs a name"),
+            (
+                &["1.2"][..],
+                "\"1.2\" is neither major, minor, patch nor a version X.Y.Z",
+            ),
+        ];
+        for (args, error) in errors {
+            let got = parsed(args).err().unwrap_or_default();
+            assert!(got.starts_with(error), "{args:?}: {got}");
+        }
     }
 
     #[test]
     fn changelog_is_dated_and_reopened() {
         let text = "# Changelog\n\n## Unreleased\n\n- a change\n\n## 0.1.0 - 2026-01-01\n\n- old\n";
-        let dated = date_changelog(text, Version(0, 2, 0), "2026-11-25").unwrap_or_default();
+        let dated = date_changelog(text, &v("0.2.0"), "2026-11-25").unwrap_or_default();
         assert_eq!(
             dated,
             "# Changelog\n\n## Unreleased\n\n## 0.2.0 - 2026-11-25\n\n- a change\n\n## 0.1.0 - 2026-01-01\n\n- old\n"
         );
-        assert!(date_changelog("# Changelog\n\n## Unreleased\n\n## 0.1.0\n- x\n", Version(0, 2, 0), "d").is_err());
+        assert!(date_changelog("# Changelog\n\n## Unreleased\n\n## 0.1.0\n- x\n", &v("0.2.0"), "d").is_err());
     }
 
+    /// A manifest in the style of the root one, with the corners a line-based
+    /// edit gets wrong: comments, odd spacing, a table-style dependency, an
+    /// external crate at the same version, a `version` key elsewhere.
+    const MANIFEST: &str = r#"[workspace]
+members = ["a"]
+
+[workspace.package]
+# The version of every crate.
+version   =  "0.1.0"   # bumped by cargo xtask release
+edition = "2024"
+
+[workspace.dependencies]
+# Internal crates.
+flow-api = { path = "crates/flow-api", version = "0.1.0" }
+flow-mem = {version="0.1.0",path="crates/flow-mem"}  # tight
+flow-dev = { path = "crates/flow-dev" }
+bytes = "0.1.0"
+tokio = { version = "0.1.0", default-features = false }
+
+[workspace.dependencies.flow-tls]
+path = "crates/flow-tls"
+version = "0.1.0" # a table of its own
+
+[package]
+version = "0.1.0"
+"#;
+
     #[test]
-    fn only_the_workspace_version_and_internal_dependencies_are_bumped() {
-        let manifest = "[workspace.package]\nversion = \"0.1.0\"\n\n[workspace.dependencies]\nflow-api = { path = \"crates/flow-api\", version = \"0.1.0\" }\nbytes = \"0.1.0\"\n";
-        let bumped = bump_manifest(manifest, Version(0, 1, 0), Version(0, 1, 1));
+    fn only_the_workspace_version_and_internal_dependencies_are_bumped() -> Result<(), String> {
+        let document: DocumentMut = MANIFEST.parse().map_err(|e| format!("{e}"))?;
+        assert_eq!(workspace_version(&document), Ok(v("0.1.0")));
+        let bumped = bump_manifest(document, &v("0.2.0"))?;
+        let changed: Vec<(&str, &str)> = MANIFEST.lines().zip(bumped.lines()).filter(|(a, b)| a != b).collect();
         assert_eq!(
-            bumped,
-            "[workspace.package]\nversion = \"0.1.1\"\n\n[workspace.dependencies]\nflow-api = { path = \"crates/flow-api\", version = \"0.1.1\" }\nbytes = \"0.1.0\"\n"
+            changed,
+            [
+                (
+                    r#"version   =  "0.1.0"   # bumped by cargo xtask release"#,
+                    r#"version   =  "0.2.0"   # bumped by cargo xtask release"#
+                ),
+                (
+                    r#"flow-api = { path = "crates/flow-api", version = "0.1.0" }"#,
+                    r#"flow-api = { path = "crates/flow-api", version = "0.2.0" }"#
+                ),
+                (
+                    r#"flow-mem = {version="0.1.0",path="crates/flow-mem"}  # tight"#,
+                    r#"flow-mem = {version="0.2.0",path="crates/flow-mem"}  # tight"#
+                ),
+                (
+                    r#"version = "0.1.0" # a table of its own"#,
+                    r#"version = "0.2.0" # a table of its own"#
+                ),
+            ]
         );
+        assert_eq!(bumped.len(), MANIFEST.len(), "same bytes but the versions");
+        Ok(())
     }
 
     #[test]
-    fn dates_are_civil() {
+    fn the_real_manifest_bumps_cleanly() -> Result<(), String> {
+        let manifest = include_str!("../../Cargo.toml");
+        let document: DocumentMut = manifest.parse().map_err(|e| format!("{e}"))?;
+        let current = workspace_version(&document)?;
+        let next = next_version(&current, &Bump::Major)?;
+        let bumped = bump_manifest(document, &next)?;
+        let changed = manifest.lines().zip(bumped.lines()).filter(|(a, b)| a != b).count();
+        let internal = manifest.lines().filter(|l| l.contains("path = \"crates/")).count();
+        assert_eq!(
+            changed,
+            internal + 1,
+            "the workspace version and each internal dependency"
+        );
+        assert_eq!(manifest.lines().count(), bumped.lines().count());
+        Ok(())
+    }
+
+    #[test]
+    fn dates_are_iso() {
         let date = today();
-        assert_eq!(date.len(), 10);
+        assert_eq!(date.len(), 10, "{date}");
+        assert_eq!((&date[4..5], &date[7..8]), ("-", "-"), "{date}");
         assert!(date.as_str() >= "2024-01-01", "{date}");
+    }
+
+    #[test]
+    fn publishing_resumes_without_the_crates_already_published() {
+        assert_eq!(
+            exclude_args(&["flow-api", "flow-mem"]),
+            ["--exclude", "flow-api", "--exclude", "flow-mem"]
+        );
+        assert!(exclude_args(&[]).is_empty());
+        let options = parsed(&["patch", "--no-verify"]).unwrap_or_else(|_| unreachable!());
+        assert_eq!(dry_run_args(&options), ["--dry-run", "--no-verify"]);
+        let line = "   Uploading flow-api v0.1.0 (/work/crates/flow-api)";
+        assert_eq!(uploading(line), Some("flow-api"));
+        assert_eq!(uploading("   Packaging flow-api v0.1.0 (/work/crates/flow-api)"), None);
     }
 }

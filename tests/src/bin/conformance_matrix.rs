@@ -17,6 +17,8 @@ use flow_tests::{
     tokio_block_on,
 };
 
+const USAGE: &str = "usage: conformance-matrix [--backend NAME]... [--clause N|NAME]... [--out DIR] [--list]";
+
 struct Options {
     backends: Vec<String>,
     clauses: Vec<Clause>,
@@ -44,17 +46,27 @@ const BACKENDS: &[&str] = &[
     "tls13-async-std",
 ];
 
-fn parse() -> Result<Option<Options>, String> {
+/// The value of `option`, which needs `what`.
+fn value(args: &mut lexopt::Parser, option: &str, what: &str) -> Result<String, String> {
+    args.value()
+        .ok()
+        .and_then(|v| v.into_string().ok())
+        .ok_or_else(|| format!("{option} needs {what}"))
+}
+
+/// The options, or `None` when the arguments were `--list`'s and it is done.
+fn parse(mut args: lexopt::Parser) -> Result<Option<Options>, String> {
+    use lexopt::Arg;
     let mut options = Options {
         backends: Vec::new(),
         clauses: Vec::new(),
         out: PathBuf::from("target/conformance"),
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--backend" => {
-                let name = args.next().ok_or("--backend needs a name")?;
+    let mut list = false;
+    while let Some(arg) = args.next().map_err(|e| e.to_string())? {
+        match arg {
+            Arg::Long("backend") => {
+                let name = value(&mut args, "--backend", "a name")?;
                 let broken = name.strip_prefix("broken-").and_then(Defect::find);
                 if !BACKENDS.contains(&name.as_str()) && broken.is_none() {
                     return Err(format!(
@@ -64,31 +76,34 @@ fn parse() -> Result<Option<Options>, String> {
                 }
                 options.backends.push(name);
             }
-            "--clause" => {
-                let name = args.next().ok_or("--clause needs a number or a name")?;
+            Arg::Long("clause") => {
+                let name = value(&mut args, "--clause", "a number or a name")?;
                 options
                     .clauses
                     .push(Clause::find(&name).ok_or(format!("unknown clause {name:?}"))?);
             }
-            "--out" => options.out = PathBuf::from(args.next().ok_or("--out needs a directory")?),
-            "--list" => {
-                for b in BACKENDS {
-                    println!("{b}");
-                }
-                for d in Defect::ALL {
-                    println!(
-                        "broken-{} (deliberately broken; only when named): {}",
-                        d.name(),
-                        d.describe()
-                    );
-                }
-                for c in Clause::ALL {
-                    println!("{:>2} {}", c.number(), c.test_name());
-                }
-                return Ok(None);
-            }
-            other => return Err(format!("unknown argument {other:?}")),
+            Arg::Long("out") => options.out = PathBuf::from(value(&mut args, "--out", "a directory")?),
+            Arg::Long("list") => list = true,
+            Arg::Long(name) => return Err(format!("unknown option --{name}; {USAGE}")),
+            Arg::Short(c) => return Err(format!("unknown option -{c}; {USAGE}")),
+            Arg::Value(v) => return Err(format!("unexpected argument {:?}; {USAGE}", v.to_string_lossy())),
         }
+    }
+    if list {
+        for b in BACKENDS {
+            println!("{b}");
+        }
+        for d in Defect::ALL {
+            println!(
+                "broken-{} (deliberately broken; only when named): {}",
+                d.name(),
+                d.describe()
+            );
+        }
+        for c in Clause::ALL {
+            println!("{:>2} {}", c.number(), c.test_name());
+        }
+        return Ok(None);
     }
     if options.backends.is_empty() {
         options.backends = BACKENDS.iter().map(|s| s.to_string()).collect();
@@ -121,7 +136,7 @@ fn async_std_block_on<F: std::future::Future>(future: F) -> F::Output {
 }
 
 fn main() -> ExitCode {
-    let options = match parse() {
+    let options = match parse(lexopt::Parser::from_env()) {
         Ok(Some(options)) => options,
         Ok(None) => return ExitCode::SUCCESS,
         Err(err) => {
@@ -319,4 +334,35 @@ fn write_files(reports: &[Report], out: &std::path::Path) -> std::io::Result<()>
         out.join("matrix.json").display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error(args: &[&str]) -> String {
+        parse(lexopt::Parser::from_args(args)).err().unwrap_or_default()
+    }
+
+    #[test]
+    fn arguments_parse() {
+        let options = parse(lexopt::Parser::from_args([
+            "--backend",
+            "mem",
+            "--clause=1",
+            "--out",
+            "x",
+        ]));
+        let Ok(Some(options)) = options else {
+            panic!("{:?}", options.err());
+        };
+        assert_eq!(options.backends, ["mem"]);
+        assert_eq!(options.clauses.len(), 1);
+        assert_eq!(options.out, PathBuf::from("x"));
+        assert!(error(&["--backend"]).starts_with("--backend needs a name"));
+        assert!(error(&["--backend", "nope"]).starts_with("unknown backend \"nope\""));
+        assert!(error(&["--clause", "nope"]).starts_with("unknown clause \"nope\""));
+        assert!(error(&["--fast"]).starts_with("unknown option --fast; usage: conformance-matrix"));
+        assert!(error(&["mem"]).starts_with("unexpected argument \"mem\""));
+    }
 }
