@@ -249,14 +249,14 @@ impl<S: Socket> Engine<S> {
     }
 
     /// The socket, once no operation holds it and nothing waits to be sent.
-    pub(crate) fn into_socket(self) -> Result<S, Self> {
+    pub(crate) fn into_socket(self) -> Result<S, Box<Self>> {
         if self.is_busy() {
-            return Err(self);
+            return Err(Box::new(self));
         }
         let Engine { socket, .. } = self;
         // No operation is stored, so nothing else holds the socket; the
         // fallback keeps it usable all the same.
-        Rc::try_unwrap(socket).map_err(Engine::with_rc)
+        Rc::try_unwrap(socket).map_err(|socket| Box::new(Engine::with_rc(socket)))
     }
 
     /// Polls the receive in flight, submitting one first if there is none.

@@ -344,9 +344,11 @@ impl TcpFlow {
     ///
     /// # Errors
     ///
-    /// The flow is busy: it is given back unchanged.
-    pub fn into_inner(self) -> Result<compio::net::TcpStream, TcpFlow> {
-        self.inner.into_socket().map_err(|inner| TcpFlow { inner })
+    /// The flow is busy: it is given back (boxed) unchanged.
+    pub fn into_inner(self) -> Result<compio::net::TcpStream, Box<TcpFlow>> {
+        self.inner
+            .into_socket()
+            .map_err(|inner| Box::new(TcpFlow { inner: *inner }))
     }
 }
 
@@ -552,9 +554,11 @@ impl UnixFlow {
     ///
     /// # Errors
     ///
-    /// The flow is busy: it is given back unchanged.
-    pub fn into_inner(self) -> Result<compio::net::UnixStream, UnixFlow> {
-        self.inner.into_socket().map_err(|inner| UnixFlow { inner })
+    /// The flow is busy: it is given back (boxed) unchanged.
+    pub fn into_inner(self) -> Result<compio::net::UnixStream, Box<UnixFlow>> {
+        self.inner
+            .into_socket()
+            .map_err(|inner| Box::new(UnixFlow { inner: *inner }))
     }
 }
 
