@@ -262,7 +262,7 @@ fn into_inner_gives_the_socket_back_when_idle() {
         let (mut client, mut server) = tcp_pair().await;
         client.write("x").await.unwrap();
         assert_eq!(server.read().await.unwrap(), Chunk::Data(Bytes::from("x")));
-        // The server has a receive in flight now? No: the read completed.
+        // The server's read completed: nothing is in flight.
         let stream = server.into_inner().expect("idle");
         drop(stream);
         // A read left in flight keeps the flow busy.
