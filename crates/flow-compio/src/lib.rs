@@ -64,7 +64,9 @@
 //! flows and listeners are not `Send`, and their operations must be polled
 //! on a thread running a compio runtime (`Runtime::block_on`, or a task it
 //! spawned). Constructors called elsewhere fail with
-//! [`ErrorKind::Unsupported`](flow_api::ErrorKind::Unsupported). For the
+//! [`ErrorKind::Unsupported`](flow_api::ErrorKind::Unsupported); polling a
+//! flow's operations on a thread without a compio runtime panics, as
+//! compio's own operations do. For the
 //! same reason there is no `Timer` here: [`flow_api::Timer`] makes `Send`
 //! sleeps and compio's are not. The close deadline uses compio's timer
 //! directly; a TLS handshake deadline over these flows takes any `Timer`
