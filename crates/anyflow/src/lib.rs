@@ -8,6 +8,7 @@
 //! | `tokio` (default) | `tokio` | TCP and Unix socket flows on tokio |
 //! | `smol` | `smol` | TCP and Unix socket flows on smol (async-io) |
 //! | `async-std` | `async_std` | TCP and Unix socket flows on async-std (discontinued upstream: prefer `smol`) |
+//! | `compio` | `compio` | TCP and Unix socket flows on compio: completion-based I/O (io_uring), no copies; not `Send`, Unix only, Rust 1.95 |
 //! | `tls` | `tls` | TLS over any flow, with rustls and the ring provider |
 //! | `util` | `util` | copy, proxy, a buffered channel, metering; with `tokio`, adapters to and from tokio's IO traits; with `smol` or `async-std`, to and from futures-io |
 //! | `mem` | `mem` | in-memory pairs, scripted test flows, fault injection |
@@ -53,6 +54,13 @@ pub mod smol {
 #[cfg(feature = "async-std")]
 pub mod async_std {
     pub use flow_async_std::*;
+}
+
+/// The compio backend: TCP and Unix socket flows on completion-based I/O
+/// (io_uring), thread-per-core and not `Send` (`flow-compio`).
+#[cfg(feature = "compio")]
+pub mod compio {
+    pub use flow_compio::*;
 }
 
 /// TLS over any flow, with rustls (`flow-tls`).

@@ -62,6 +62,13 @@ echo_test!(
     async_std::task::block_on
 );
 
+#[cfg(all(feature = "compio", target_os = "linux"))]
+#[path = "../examples/compio_echo.rs"]
+mod compio_echo;
+
+#[cfg(all(feature = "compio", target_os = "linux"))]
+echo_test!(compio_echo_server_and_client, compio_echo, compio_echo::block_on);
+
 #[cfg(feature = "mem")]
 #[test]
 fn mem_pairs_through_the_facade() {

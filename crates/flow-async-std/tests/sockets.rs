@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 flow_conformance::socket_tests!(flow_async_std, async_std::task::block_on);
+flow_conformance::ownership_tests!(flow_async_std, async_std::task::block_on);
 
 #[test]
 fn client_and_server_as_spawned_tasks() {

@@ -422,6 +422,29 @@ macro_rules! socket_tests {
         }
 
         #[test]
+        fn unix_pairs_half_close() {
+            $block_on($crate::sockets::within_limit(async {
+                let (mut a, mut b) = $krate::UnixFlow::pair().unwrap();
+                a.write("over unix").await.unwrap();
+                a.shutdown(Shutdown::Write).await.unwrap();
+                assert_eq!(b.read().await.unwrap(), Chunk::Data(Bytes::from("over unix")));
+                assert_eq!(b.read().await.unwrap(), Chunk::Eof);
+                b.write("reply").await.unwrap();
+                assert_eq!(a.read().await.unwrap(), Chunk::Data(Bytes::from("reply")));
+            }));
+        }
+    };
+}
+
+/// What giving a socket flow away shows, for a backend crate whose flows
+/// have `into_inner` (returning [`flow_api::IntoInnerError`]) and
+/// `into_split` (owned halves named `TcpReadHalf` and `TcpWriteHalf`).
+/// Expands to `#[test]` functions run with `block_on`; use it beside
+/// [`socket_tests!`](crate::socket_tests), which brings the imports.
+#[macro_export]
+macro_rules! ownership_tests {
+    ($krate:ident, $block_on:path) => {
+        #[test]
         fn into_inner_gives_the_socket_back_only_when_nothing_would_be_lost() {
             $block_on($crate::sockets::within_limit(async {
                 let (_listener, mut client, mut server, _) = $crate::__tcp_pair!($krate);
@@ -551,19 +574,6 @@ macro_rules! socket_tests {
                 assert_eq!(server.read().await.unwrap(), Chunk::Eof);
                 // Both directions were shut down: the read half ends too.
                 assert_eq!(read.read().await.unwrap(), Chunk::Eof);
-            }));
-        }
-
-        #[test]
-        fn unix_pairs_half_close() {
-            $block_on($crate::sockets::within_limit(async {
-                let (mut a, mut b) = $krate::UnixFlow::pair().unwrap();
-                a.write("over unix").await.unwrap();
-                a.shutdown(Shutdown::Write).await.unwrap();
-                assert_eq!(b.read().await.unwrap(), Chunk::Data(Bytes::from("over unix")));
-                assert_eq!(b.read().await.unwrap(), Chunk::Eof);
-                b.write("reply").await.unwrap();
-                assert_eq!(a.read().await.unwrap(), Chunk::Data(Bytes::from("reply")));
             }));
         }
     };

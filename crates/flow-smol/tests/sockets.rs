@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 flow_conformance::socket_tests!(flow_smol, smol::block_on);
+flow_conformance::ownership_tests!(flow_smol, smol::block_on);
 
 /// Client and server as tasks on an executor driven by two threads.
 #[test]

@@ -16,7 +16,7 @@ use std::time::Duration;
 use flow_api::{Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite, IntoInnerError, Timer, WriteError};
 use socket2::SockRef;
 
-use crate::{ByteStream, OwnedReadHalf, OwnedWriteHalf, StreamFlow};
+use crate::{ByteStream, StreamFlow, TcpReadHalf, TcpWriteHalf};
 
 /// What a socket type must offer for its options: a socket that
 /// [`socket2::SockRef`] can borrow (a file descriptor on Unix, a socket on
@@ -366,7 +366,7 @@ impl<R: Runtime> TcpFlow<R> {
 
     /// Splits the flow into halves that two tasks own, one reading while
     /// the other writes, with no lock between them: each half has its own
-    /// descriptor of the socket. See [`OwnedWriteHalf`] for how its close
+    /// descriptor of the socket. See [`OwnedWriteHalf`](crate::OwnedWriteHalf) for how its close
     /// waits for the read half.
     ///
     /// # Errors
@@ -374,7 +374,7 @@ impl<R: Runtime> TcpFlow<R> {
     /// Duplicating the descriptor failed (the process has too many open),
     /// named in the message. The flow is gone with the error: flush before
     /// splitting if queued bytes matter.
-    pub fn into_split(self) -> Result<(OwnedReadHalf<R::Tcp>, OwnedWriteHalf<R::Tcp>), Error> {
+    pub fn into_split(self) -> Result<(TcpReadHalf<R>, TcpWriteHalf<R>), Error> {
         let second = self
             .sock()
             .try_clone()
@@ -487,6 +487,7 @@ mod unix {
     use std::path::{Path, PathBuf};
 
     use super::*;
+    use crate::{UnixReadHalf, UnixWriteHalf};
 
     /// A Unix domain stream socket as a flow, on runtime `R`.
     ///
@@ -596,7 +597,7 @@ mod unix {
 
         /// Splits the flow into halves that two tasks own, one reading
         /// while the other writes, with no lock between them: each half has
-        /// its own descriptor of the socket. See [`OwnedWriteHalf`] for how
+        /// its own descriptor of the socket. See [`OwnedWriteHalf`](crate::OwnedWriteHalf) for how
         /// its close waits for the read half.
         ///
         /// # Errors
@@ -604,7 +605,7 @@ mod unix {
         /// Duplicating the descriptor failed (the process has too many
         /// open), named in the message. The flow is gone with the error:
         /// flush before splitting if queued bytes matter.
-        pub fn into_split(self) -> Result<(OwnedReadHalf<R::Unix>, OwnedWriteHalf<R::Unix>), Error> {
+        pub fn into_split(self) -> Result<(UnixReadHalf<R>, UnixWriteHalf<R>), Error> {
             let second = SockRef::from(self.inner.get_ref())
                 .try_clone()
                 .and_then(|socket| R::unix_stream(socket.into()))

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 flow_conformance::socket_tests!(flow_tokio, block_on);
+flow_conformance::ownership_tests!(flow_tokio, block_on);
 
 /// A fresh current-thread tokio runtime per test.
 fn block_on<F: std::future::Future>(future: F) -> F::Output {

@@ -13,7 +13,8 @@ use flow_tests::tls::{
     TlsAsyncStd, TlsMem, TlsMem12, TlsOverFaultyMem, TlsOverFaultyMem12, TlsSmol, TlsTokio, TlsTokio12,
 };
 use flow_tests::{
-    AsyncStdTcp, AsyncStdToTokio, AsyncStdUnix, SmolTcp, SmolToAsyncStd, SmolUnix, TokioTcp, TokioToSmol, TokioUnix,
+    AsyncStdSplitTcp, AsyncStdTcp, AsyncStdToTokio, AsyncStdUnix, CompioTcp, CompioToSmol, CompioUnix, SmolSplitTcp,
+    SmolTcp, SmolToAsyncStd, SmolToCompio, SmolUnix, TokioSplitTcp, TokioTcp, TokioToSmol, TokioUnix, compio_block_on,
     tokio_block_on,
 };
 
@@ -33,9 +34,16 @@ const BACKENDS: &[&str] = &[
     "smol-unix",
     "async-std-tcp",
     "async-std-unix",
+    "compio-tcp",
+    "compio-unix",
+    "tokio-split-tcp",
+    "smol-split-tcp",
+    "async-std-split-tcp",
     "tokio-to-smol",
     "smol-to-async-std",
     "async-std-to-tokio",
+    "compio-to-smol",
+    "smol-to-compio",
     "tls13-mem",
     "tls12-mem",
     "tls13-faulty-mem",
@@ -127,6 +135,18 @@ macro_rules! both {
     }};
 }
 
+/// [`both!`] for a backend whose flows are not `Send`: separate tasks share
+/// the clause's thread, and the `Send` clause is not applicable.
+macro_rules! local {
+    ($name:expr, $make:expr, $clauses:expr, $block_on:path) => {{
+        Runner::new_local($name, $make, |future| {
+            $block_on(future);
+        })
+        .clauses($clauses)
+        .run()
+    }};
+}
+
 fn smol_block_on<F: std::future::Future>(future: F) -> F::Output {
     smol::block_on(future)
 }
@@ -164,6 +184,33 @@ fn main() -> ExitCode {
                 AsyncStdUnix::default,
                 &options.clauses,
                 async_std_block_on
+            ),
+            "compio-tcp" => local!("compio-tcp", CompioTcp::default, &options.clauses, compio_block_on),
+            "compio-unix" => local!("compio-unix", CompioUnix::default, &options.clauses, compio_block_on),
+            "tokio-split-tcp" => both!(
+                "tokio-split-tcp",
+                TokioSplitTcp::default,
+                &options.clauses,
+                tokio_block_on
+            ),
+            "smol-split-tcp" => both!("smol-split-tcp", SmolSplitTcp::default, &options.clauses, smol_block_on),
+            "async-std-split-tcp" => both!(
+                "async-std-split-tcp",
+                AsyncStdSplitTcp::default,
+                &options.clauses,
+                async_std_block_on
+            ),
+            "compio-to-smol" => local!(
+                "compio-to-smol",
+                CompioToSmol::default,
+                &options.clauses,
+                compio_block_on
+            ),
+            "smol-to-compio" => local!(
+                "smol-to-compio",
+                SmolToCompio::default,
+                &options.clauses,
+                compio_block_on
             ),
             "tokio-to-smol" => both!("tokio-to-smol", TokioToSmol::default, &options.clauses, tokio_block_on),
             "smol-to-async-std" => both!(
