@@ -108,6 +108,12 @@ pub struct Faulty<F> {
     write_failed: Option<ErrorKind>,
     /// Close completed (with success or not): writes are refused as Closed.
     closed: bool,
+    /// Close was polled, and has not reached the inner flow's close yet:
+    /// reads return end of file meanwhile, as the contract says, even if a
+    /// close abandoned early (`close_within`) never gets there. Once the
+    /// inner close started, reads are the inner flow's again, so that what
+    /// it does after close stays visible.
+    closing_here: bool,
 }
 
 impl<F> Faulty<F> {
@@ -124,6 +130,7 @@ impl<F> Faulty<F> {
             write_shutting: false,
             write_failed: None,
             closed: false,
+            closing_here: false,
         }
     }
 
@@ -209,6 +216,9 @@ impl<F: FlowWrite + Unpin> Faulty<F> {
 impl<F: FlowRead + Unpin> FlowRead for Faulty<F> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Chunk, Error>> {
         let this = self.get_mut();
+        if this.closing_here {
+            return Poll::Ready(Ok(Chunk::Eof));
+        }
         if this.inject_pending(cx) {
             return Poll::Pending;
         }
@@ -323,6 +333,8 @@ impl<F: FlowWrite + Unpin> FlowWrite for Faulty<F> {
             // Closing again succeeds at once, whatever the first close said.
             return Poll::Ready(Ok(()));
         }
+        this.closing_here = true;
+        this.read_leftover = None;
         if this.inject_pending(cx) {
             return Poll::Pending;
         }
@@ -333,6 +345,7 @@ impl<F: FlowWrite + Unpin> FlowWrite for Faulty<F> {
         }
         this.read_leftover = None;
         this.write_shutting = true;
+        this.closing_here = false;
         let result = ready!(Pin::new(&mut this.inner).poll_close(cx));
         this.closed = true;
         Poll::Ready(result)
