@@ -31,6 +31,9 @@ pub(crate) struct Row {
     pub(crate) unit: &'static str,
     /// ours / baseline, oriented so that above 1.0 means we are better.
     pub(crate) ratio: f64,
+    /// The lowest and highest ratio of one round (ours against the baseline
+    /// run right before it), when the row has rounds.
+    pub(crate) spread: Option<(f64, f64)>,
     pub(crate) target: Option<f64>,
 }
 
@@ -49,19 +52,35 @@ fn value(unit: Unit, d: Duration) -> f64 {
     }
 }
 
+/// The lowest and highest per-round ratio of two sides' samples, paired by
+/// round. Every unit's ratio is the baseline's duration over ours.
+fn spread(ours: &[Duration], baseline: &[Duration]) -> Option<(f64, f64)> {
+    let ratios = ours
+        .iter()
+        .zip(baseline)
+        .map(|(o, b)| b.as_secs_f64() / o.as_secs_f64().max(1e-9));
+    ratios.fold(None, |range, r| match range {
+        None => Some((r, r)),
+        Some((lo, hi)) => Some((f64::min(lo, r), f64::max(hi, r))),
+    })
+}
+
 impl Table {
-    /// Records a comparison from the two sides' median durations.
+    /// Records a comparison from the two sides' samples, one per round in
+    /// the same order: the medians, their ratio, and the range of the
+    /// per-round ratios.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn compare(
         &mut self,
         what: &str,
         ours: &str,
-        ours_d: Duration,
+        ours_samples: &[Duration],
         baseline: &str,
-        base_d: Duration,
+        base_samples: &[Duration],
         unit: Unit,
         target: Option<f64>,
     ) {
+        let (ours_d, base_d) = (median(ours_samples.to_vec()), median(base_samples.to_vec()));
         let (ov, bv) = (value(unit, ours_d), value(unit, base_d));
         let (ratio, unit_name) = match unit {
             Unit::Throughput(_) => (ov / bv, "MiB/s"),
@@ -76,6 +95,7 @@ impl Table {
             baseline_value: bv,
             unit: unit_name,
             ratio,
+            spread: spread(ours_samples, base_samples),
             target,
         });
     }
@@ -98,6 +118,7 @@ impl Table {
             baseline_value: bv,
             unit,
             ratio: bv / ov.max(1e-9),
+            spread: None,
             target: None,
         });
     }
@@ -108,6 +129,14 @@ impl Table {
             Some(t) if row.ratio >= t => "met",
             Some(_) => "MISSED",
             None => "",
+        }
+    }
+
+    /// A row's ratio, with the range of its rounds: `0.94x (0.90-0.97)`.
+    fn ratio(row: &Row) -> String {
+        match row.spread {
+            Some((lo, hi)) => format!("{:.2}x ({lo:.2}-{hi:.2})", row.ratio),
+            None => format!("{:.2}x", row.ratio),
         }
     }
 
@@ -122,18 +151,18 @@ impl Table {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:<width$} {:>14} {:>14} {:>6}  {:>6}  target",
+            "{:<width$} {:>14} {:>14} {:>6}  {:>18}  target",
             "benchmark", "ours", "baseline", "unit", "ratio"
         );
         for (r, name) in self.rows.iter().zip(&names) {
             let _ = writeln!(
                 out,
-                "{:<width$} {:>14.2} {:>14.2} {:>6}  {:>5.2}x  {}",
+                "{:<width$} {:>14.2} {:>14.2} {:>6}  {:>18}  {}",
                 name,
                 r.ours_value,
                 r.baseline_value,
                 r.unit,
-                r.ratio,
+                Self::ratio(r),
                 r.target
                     .map(|t| format!(">= {t}x {}", Self::verdict(r)))
                     .unwrap_or_default()
@@ -145,19 +174,19 @@ impl Table {
     /// The table in Markdown, for docs/performance.md.
     pub(crate) fn to_markdown(&self) -> String {
         let mut out = String::from(
-            "| benchmark | ours | value | baseline | value | unit | ratio (>1: ours better) | target |\n|---|---|---:|---|---:|---|---:|---|\n",
+            "| benchmark | ours | value | baseline | value | unit | ratio (>1: ours better; range of the rounds) | target |\n|---|---|---:|---|---:|---|---:|---|\n",
         );
         for r in &self.rows {
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.2} | {} | {:.2} | {} | {:.2}x | {} |",
+                "| {} | {} | {:.2} | {} | {:.2} | {} | {} | {} |",
                 r.what,
                 r.ours,
                 r.ours_value,
                 r.baseline,
                 r.baseline_value,
                 r.unit,
-                r.ratio,
+                Self::ratio(r),
                 r.target
                     .map(|t| format!(">= {t}x: {}", Self::verdict(r)))
                     .unwrap_or_default()

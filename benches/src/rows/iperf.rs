@@ -24,6 +24,7 @@ pub(crate) fn row(scale: &Scale, table: &mut Table) {
             baseline_value: iperf,
             unit: "MiB/s",
             ratio: ours / iperf,
+            spread: None,
             target: Some(0.8),
         });
     }

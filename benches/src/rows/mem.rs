@@ -33,9 +33,9 @@ pub(crate) fn rows(scale: &Scale, table: &mut Table) {
         let ours = move || -> Run<'static> {
             Box::pin(async move { flow::local_stream(flow_mem::pair_with_capacity(BUFFER), total, size).await })
         };
-        let medians = interleave_all(scale, &runtime, &[&duplex, &piper, &ours]);
-        let [duplex, piper, ours] = medians[..] else {
-            unreachable!("three sides give three medians")
+        let samples = interleave_all(scale, &runtime, &[&duplex, &piper, &ours]);
+        let [duplex, piper, ours] = &samples[..] else {
+            unreachable!("three sides give three sample sets")
         };
         let target = if size == 65536 { Some(10.0) } else { None };
         let what = format!("in-memory pair, {size} B messages");

@@ -1,13 +1,14 @@
 //! The benchmark rows. Each pair of sides runs in the same process,
 //! interleaved (baseline, ours, baseline, ours...), and the table gets the
-//! medians.
+//! medians, their ratio, and the range of the per-round ratios.
 //!
 //! Groups (for `--only`, which matches any group containing the word):
 //! `tokio-bulk`, `tokio-small`, `tokio-pingpong`, `smol-bulk`, `smol-small`,
 //! `smol-pingpong`, `async-std-bulk`, `async-std-small`,
-//! `async-std-pingpong`, `mem`, `memory`, `tls-bulk`, `tls-handshake`,
-//! `iperf`.
+//! `async-std-pingpong`, `compio-bulk`, `compio-small`, `compio-pingpong`,
+//! `mem`, `memory`, `tls-bulk`, `tls-handshake`, `iperf`.
 
+mod compio_tcp;
 mod iperf;
 mod mem;
 mod memory;
@@ -20,7 +21,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use crate::Scale;
-use crate::stats::{Table, median};
+use crate::stats::Table;
 
 pub(crate) use memory::memory_probe;
 
@@ -29,6 +30,7 @@ pub(crate) const MIB: u64 = 1024 * 1024;
 /// Every row, in table order.
 pub(crate) fn all(scale: &Scale, table: &mut Table) {
     tcp::rows(scale, table);
+    compio_tcp::rows(scale, table);
     if scale.wants("mem") {
         mem::rows(scale, table);
     }
@@ -127,26 +129,41 @@ impl Runtime for AsyncStd {
 }
 
 /// Runs every side in turn, `rounds` times (after one untimed warm-up of
-/// each), on `runtime`; returns each side's median duration, in order.
-pub(crate) fn interleave_all<R: Runtime>(
-    scale: &Scale,
-    runtime: &R,
-    sides: &[&dyn Fn() -> Run<'static>],
-) -> Vec<Duration> {
+/// each); returns each side's durations, one per round, in order. A side
+/// blocks until its run is done, on whichever runtime it needs, so sides on
+/// different runtimes interleave too.
+pub(crate) fn interleave_blocking(scale: &Scale, sides: &[&dyn Fn() -> Duration]) -> Vec<Vec<Duration>> {
     for side in sides {
-        runtime.block_on(side());
+        side();
     }
     let mut samples = vec![Vec::with_capacity(scale.rounds); sides.len()];
     for _ in 0..scale.rounds {
         for (side, samples) in sides.iter().zip(&mut samples) {
-            samples.push(runtime.block_on(side()));
+            samples.push(side());
         }
     }
-    samples.into_iter().map(median).collect()
+    samples
 }
 
-/// [`interleave_all`] for a baseline and ours: returns their medians.
-pub(crate) fn interleave<R, B, O, FB, FO>(scale: &Scale, runtime: &R, baseline: B, ours: O) -> (Duration, Duration)
+/// [`interleave_blocking`] for sides that all run on `runtime`.
+pub(crate) fn interleave_all<R: Runtime>(
+    scale: &Scale,
+    runtime: &R,
+    sides: &[&dyn Fn() -> Run<'static>],
+) -> Vec<Vec<Duration>> {
+    let blocking: Vec<Box<dyn Fn() -> Duration + '_>> = sides
+        .iter()
+        .map(|side| Box::new(move || runtime.block_on(side())) as Box<dyn Fn() -> Duration + '_>)
+        .collect();
+    let blocking: Vec<&dyn Fn() -> Duration> = blocking.iter().map(|side| &**side).collect();
+    interleave_blocking(scale, &blocking)
+}
+
+/// The durations of one side, one per round.
+pub(crate) type Samples = Vec<Duration>;
+
+/// [`interleave_all`] for a baseline and ours: returns their durations.
+pub(crate) fn interleave<R, B, O, FB, FO>(scale: &Scale, runtime: &R, baseline: B, ours: O) -> (Samples, Samples)
 where
     R: Runtime,
     B: Fn() -> FB,
@@ -156,8 +173,9 @@ where
 {
     let baseline = || -> Run<'static> { Box::pin(baseline()) };
     let ours = || -> Run<'static> { Box::pin(ours()) };
-    match interleave_all(scale, runtime, &[&baseline, &ours])[..] {
-        [b, o] => (b, o),
-        _ => unreachable!("two sides give two medians"),
+    let mut samples = interleave_all(scale, runtime, &[&baseline, &ours]).into_iter();
+    match (samples.next(), samples.next()) {
+        (Some(b), Some(o)) => (b, o),
+        _ => unreachable!("two sides give two sample sets"),
     }
 }

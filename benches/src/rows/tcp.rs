@@ -3,11 +3,9 @@
 //! (the flow feeds them and flushes once; the raw stream `write_all`s each)
 //! and a one-byte ping-pong.
 
-use std::time::Duration;
-
 use crate::Scale;
 use crate::rows::workloads::{BULK_CHUNK, SMALL, fio, flow, tokio_raw};
-use crate::rows::{AsyncStd, MIB, Smol, Tokio, interleave};
+use crate::rows::{AsyncStd, MIB, Samples, Smol, Tokio, interleave};
 use crate::stats::{Table, Unit};
 
 /// All the TCP rows, by runtime.
@@ -17,19 +15,19 @@ pub(crate) fn rows(scale: &Scale, table: &mut Table) {
     async_std_rows(scale, table);
 }
 
-fn bulk_total(scale: &Scale) -> u64 {
+pub(crate) fn bulk_total(scale: &Scale) -> u64 {
     scale.bytes(1024 * MIB, 64 * MIB)
 }
 
-fn burst_messages(scale: &Scale) -> u64 {
+pub(crate) fn burst_messages(scale: &Scale) -> u64 {
     scale.bytes(1_000_000, 100_000)
 }
 
-fn trips(scale: &Scale) -> u64 {
+pub(crate) fn trips(scale: &Scale) -> u64 {
     scale.bytes(20_000, 5_000)
 }
 
-/// The three rows of one runtime, from its measured medians.
+/// The three rows of one runtime, from its measured rounds.
 struct Sides {
     runtime: &'static str,
     ours: &'static str,
@@ -37,46 +35,46 @@ struct Sides {
 }
 
 impl Sides {
-    fn bulk(&self, scale: &Scale, table: &mut Table, (raw, ours): (Duration, Duration)) {
+    fn bulk(&self, scale: &Scale, table: &mut Table, (raw, ours): (Samples, Samples)) {
         let total = bulk_total(scale);
         table.compare(
             &format!("{} TCP bulk, {} MiB in 64 KiB writes", self.runtime, total / MIB),
             self.ours,
-            ours,
+            &ours,
             self.raw,
-            raw,
+            &raw,
             Unit::Throughput(total),
             Some(1.0),
         );
     }
 
-    fn burst(&self, scale: &Scale, table: &mut Table, (raw, ours): (Duration, Duration)) {
+    fn burst(&self, scale: &Scale, table: &mut Table, (raw, ours): (Samples, Samples)) {
         let messages = burst_messages(scale);
         table.compare(
             &format!("{} TCP, {messages} messages of 64 B", self.runtime),
             &format!("{} feed", self.ours),
-            ours,
+            &ours,
             "write_all each",
-            raw,
+            &raw,
             Unit::Rate(messages),
             Some(2.0),
         );
     }
 
-    fn pingpong(&self, scale: &Scale, table: &mut Table, (raw, ours): (Duration, Duration)) {
+    fn pingpong(&self, scale: &Scale, table: &mut Table, (raw, ours): (Samples, Samples)) {
         table.compare(
             &format!("{} TCP 1-byte ping-pong round trip", self.runtime),
             self.ours,
-            ours,
+            &ours,
             self.raw,
-            raw,
+            &raw,
             Unit::Latency(trips(scale)),
             Some(0.95),
         );
     }
 }
 
-async fn raw_tokio_pair() -> (tokio::net::TcpStream, tokio::net::TcpStream) {
+pub(crate) async fn raw_tokio_pair() -> (tokio::net::TcpStream, tokio::net::TcpStream) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (client, accepted) = tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
@@ -102,36 +100,36 @@ fn tokio_rows(scale: &Scale, table: &mut Table) {
     // Bulk and bursts on two workers: the writer is a spawned task.
     if scale.wants("tokio-bulk") {
         let total = bulk_total(scale);
-        let medians = interleave(
+        let samples = interleave(
             scale,
             &Tokio::multi_thread(),
             || async move { tokio_raw::bulk::<Tokio, _>(raw_tokio_pair().await, total, BULK_CHUNK).await },
             || async move { flow::bulk::<Tokio, _>(flow_tokio_pair().await, total, BULK_CHUNK).await },
         );
-        sides.bulk(scale, table, medians);
+        sides.bulk(scale, table, samples);
     }
     if scale.wants("tokio-small") {
         let messages = burst_messages(scale);
-        let medians = interleave(
+        let samples = interleave(
             scale,
             &Tokio::multi_thread(),
             || async move { tokio_raw::burst::<Tokio, _>(raw_tokio_pair().await, messages, SMALL).await },
             || async move { flow::burst::<Tokio, _>(flow_tokio_pair().await, messages, SMALL).await },
         );
-        sides.burst(scale, table, medians);
+        sides.burst(scale, table, samples);
     }
     // Ping-pong with both ends on one thread: the row measures the flow's
     // overhead, not where the scheduler happens to wake a task (on two
     // workers it varies 4x from run to run, for raw tokio as much).
     if scale.wants("tokio-pingpong") {
         let trips = trips(scale);
-        let medians = interleave(
+        let samples = interleave(
             scale,
             &Tokio::current_thread(),
             || async move { tokio_raw::pingpong(raw_tokio_pair().await, trips).await },
             || async move { flow::pingpong(flow_tokio_pair().await, trips).await },
         );
-        sides.pingpong(scale, table, medians);
+        sides.pingpong(scale, table, samples);
     }
 }
 
@@ -161,33 +159,33 @@ fn smol_rows(scale: &Scale, table: &mut Table) {
     // The reader on the calling thread, the writer on smol's global executor.
     if scale.wants("smol-bulk") {
         let total = bulk_total(scale);
-        let medians = interleave(
+        let samples = interleave(
             scale,
             &Smol,
             || async move { fio::bulk::<Smol, _>(raw_smol_pair().await, total, BULK_CHUNK).await },
             || async move { flow::bulk::<Smol, _>(flow_smol_pair().await, total, BULK_CHUNK).await },
         );
-        sides.bulk(scale, table, medians);
+        sides.bulk(scale, table, samples);
     }
     if scale.wants("smol-small") {
         let messages = burst_messages(scale);
-        let medians = interleave(
+        let samples = interleave(
             scale,
             &Smol,
             || async move { fio::burst::<Smol, _>(raw_smol_pair().await, messages, SMALL).await },
             || async move { flow::burst::<Smol, _>(flow_smol_pair().await, messages, SMALL).await },
         );
-        sides.burst(scale, table, medians);
+        sides.burst(scale, table, samples);
     }
     if scale.wants("smol-pingpong") {
         let trips = trips(scale);
-        let medians = interleave(
+        let samples = interleave(
             scale,
             &Smol,
             || async move { fio::pingpong(raw_smol_pair().await, trips).await },
             || async move { flow::pingpong(flow_smol_pair().await, trips).await },
         );
-        sides.pingpong(scale, table, medians);
+        sides.pingpong(scale, table, samples);
     }
 }
 
@@ -219,32 +217,32 @@ fn async_std_rows(scale: &Scale, table: &mut Table) {
     // The reader on the calling thread, the writer on async-std's executor.
     if scale.wants("async-std-bulk") {
         let total = bulk_total(scale);
-        let medians = interleave(
+        let samples = interleave(
             scale,
             &AsyncStd,
             || async move { fio::bulk::<AsyncStd, _>(raw_async_std_pair().await, total, BULK_CHUNK).await },
             || async move { flow::bulk::<AsyncStd, _>(flow_async_std_pair().await, total, BULK_CHUNK).await },
         );
-        sides.bulk(scale, table, medians);
+        sides.bulk(scale, table, samples);
     }
     if scale.wants("async-std-small") {
         let messages = burst_messages(scale);
-        let medians = interleave(
+        let samples = interleave(
             scale,
             &AsyncStd,
             || async move { fio::burst::<AsyncStd, _>(raw_async_std_pair().await, messages, SMALL).await },
             || async move { flow::burst::<AsyncStd, _>(flow_async_std_pair().await, messages, SMALL).await },
         );
-        sides.burst(scale, table, medians);
+        sides.burst(scale, table, samples);
     }
     if scale.wants("async-std-pingpong") {
         let trips = trips(scale);
-        let medians = interleave(
+        let samples = interleave(
             scale,
             &AsyncStd,
             || async move { fio::pingpong(raw_async_std_pair().await, trips).await },
             || async move { flow::pingpong(flow_async_std_pair().await, trips).await },
         );
-        sides.pingpong(scale, table, medians);
+        sides.pingpong(scale, table, samples);
     }
 }

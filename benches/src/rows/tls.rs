@@ -112,9 +112,9 @@ pub(crate) fn rows(scale: &Scale, table: &mut Table) {
         table.compare(
             &format!("TLS bulk over tokio TCP, {} MiB in 64 KiB writes", total / MIB),
             "flow-tls on flow-tokio",
-            ours,
+            &ours,
             "tokio-rustls",
-            raw,
+            &raw,
             Unit::Throughput(total),
             Some(1.0),
         );
@@ -149,9 +149,9 @@ pub(crate) fn rows(scale: &Scale, table: &mut Table) {
         table.compare(
             "TLS 1.3 full handshakes (ECDSA P-256) over tokio TCP",
             "flow-tls on flow-tokio",
-            ours,
+            &ours,
             "tokio-rustls",
-            raw,
+            &raw,
             Unit::Rate(handshakes),
             Some(1.0),
         );
