@@ -125,6 +125,26 @@ impl<R: FlowRead + Unpin, W: FlowWrite + Unpin> FlowWrite for Joined<R, W> {
     }
 }
 
+/// Connects a `$client` flow to a `$server` listener, bound on first use in
+/// `$listener` (a `OnceLock`), and accepts it: `(client, server)`. For the
+/// factory macros; `?` returns from the enclosing `connect`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __tcp_connect {
+    ($listener:expr, $client:ident, $server:ident) => {{
+        let cell = $listener;
+        if cell.get().is_none() {
+            let _ = cell.set($server::TcpListener::bind("127.0.0.1:0").await?);
+        }
+        let listener = cell.get().ok_or($crate::flow_api::ErrorKind::Other)?;
+        let addr = listener.local_addr()?;
+        let (client, (server, _)) =
+            $crate::__private::futures_util::future::try_join($client::TcpFlow::connect(addr), listener.accept())
+                .await?;
+        (client, server)
+    }};
+}
+
 /// Defines a pair factory over loopback TCP whose ends are each split with
 /// `into_split` and [joined](Joined) again: the suite over owned halves.
 #[macro_export]
@@ -141,16 +161,7 @@ macro_rules! split_factory {
             type Server = $crate::sockets::Joined<$krate::TcpReadHalf, $krate::TcpWriteHalf>;
 
             async fn connect(&self) -> Result<(Self::Client, Self::Server), $crate::flow_api::Error> {
-                if self.listener.get().is_none() {
-                    let _ = self.listener.set($krate::TcpListener::bind("127.0.0.1:0").await?);
-                }
-                let listener = self.listener.get().ok_or($crate::flow_api::ErrorKind::Other)?;
-                let addr = listener.local_addr()?;
-                let (client, (server, _)) = $crate::__private::futures_util::future::try_join(
-                    $krate::TcpFlow::connect(addr),
-                    listener.accept(),
-                )
-                .await?;
+                let (client, server) = $crate::__tcp_connect!(&self.listener, $krate, $krate);
                 let (client_read, client_write) = client.into_split()?;
                 let (server_read, server_write) = server.into_split()?;
                 Ok((
@@ -184,16 +195,7 @@ macro_rules! socket_factories {
             type Server = $krate::TcpFlow;
 
             async fn connect(&self) -> Result<(Self::Client, Self::Server), $crate::flow_api::Error> {
-                if self.listener.get().is_none() {
-                    let _ = self.listener.set($krate::TcpListener::bind("127.0.0.1:0").await?);
-                }
-                let listener = self.listener.get().ok_or($crate::flow_api::ErrorKind::Other)?;
-                let addr = listener.local_addr()?;
-                let (client, (server, _)) = $crate::__private::futures_util::future::try_join(
-                    $krate::TcpFlow::connect(addr),
-                    listener.accept(),
-                )
-                .await?;
+                let (client, server) = $crate::__tcp_connect!(&self.listener, $krate, $krate);
                 Ok((client, server))
             }
 
@@ -259,18 +261,7 @@ macro_rules! cross_factory {
             type Server = $server::TcpFlow;
 
             async fn connect(&self) -> Result<(Self::Client, Self::Server), $crate::flow_api::Error> {
-                if self.listener.get().is_none() {
-                    let _ = self
-                        .listener
-                        .set($server::TcpListener::bind("127.0.0.1:0").await?);
-                }
-                let listener = self.listener.get().ok_or($crate::flow_api::ErrorKind::Other)?;
-                let addr = listener.local_addr()?;
-                let (client, (server, _)) = $crate::__private::futures_util::future::try_join(
-                    $client::TcpFlow::connect(addr),
-                    listener.accept(),
-                )
-                .await?;
+                let (client, server) = $crate::__tcp_connect!(&self.listener, $client, $server);
                 Ok((client, server))
             }
 
