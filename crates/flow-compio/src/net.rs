@@ -218,4 +218,3 @@ impl Runtime for Compio {
         listener.poll_accept(cx).map_ok(|(stream, _)| CompioStream::new(stream))
     }
 }
-

@@ -16,7 +16,7 @@ use std::time::Duration;
 use flow_api::{Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite, IntoInnerError, Timer, WriteError};
 use socket2::SockRef;
 
-use crate::{OwnedReadHalf, OwnedWriteHalf, StreamFlow, Transport};
+use crate::{StreamFlow, Transport};
 
 /// What a socket type must offer for its options: a socket that
 /// [`socket2::SockRef`] can borrow (a file descriptor on Unix, a socket on
@@ -385,7 +385,7 @@ impl<R: Runtime> TcpFlow<R> {
 
     /// Splits the flow into halves that two tasks own, one reading while
     /// the other writes, with no lock between them: each half has its own
-    /// descriptor of the socket. See [`OwnedWriteHalf`] for how its close
+    /// descriptor of the socket. See [`OwnedWriteHalf`](crate::OwnedWriteHalf) for how its close
     /// waits for the read half.
     ///
     /// # Errors
@@ -393,7 +393,7 @@ impl<R: Runtime> TcpFlow<R> {
     /// Duplicating the descriptor failed (the process has too many open),
     /// named in the message. The flow is gone with the error: flush before
     /// splitting if queued bytes matter.
-    pub fn into_split(self) -> Result<(OwnedReadHalf<R::Tcp>, OwnedWriteHalf<R::Tcp>), Error> {
+    pub fn into_split(self) -> Result<(crate::TcpReadHalf<R>, crate::TcpWriteHalf<R>), Error> {
         let second = self
             .sock()
             .try_clone()
@@ -615,7 +615,7 @@ mod unix {
 
         /// Splits the flow into halves that two tasks own, one reading
         /// while the other writes, with no lock between them: each half has
-        /// its own descriptor of the socket. See [`OwnedWriteHalf`] for how
+        /// its own descriptor of the socket. See [`OwnedWriteHalf`](crate::OwnedWriteHalf) for how
         /// its close waits for the read half.
         ///
         /// # Errors
@@ -623,7 +623,7 @@ mod unix {
         /// Duplicating the descriptor failed (the process has too many
         /// open), named in the message. The flow is gone with the error:
         /// flush before splitting if queued bytes matter.
-        pub fn into_split(self) -> Result<(OwnedReadHalf<R::Unix>, OwnedWriteHalf<R::Unix>), Error> {
+        pub fn into_split(self) -> Result<(crate::UnixReadHalf<R>, crate::UnixWriteHalf<R>), Error> {
             let second = SockRef::from(self.inner.get_ref())
                 .try_clone()
                 .and_then(|socket| R::unix_stream(socket.into()))
