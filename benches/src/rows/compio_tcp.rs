@@ -93,8 +93,8 @@ pub(crate) fn rows(scale: &Scale, table: &mut Table) {
                 compio.block_on(async {
                     let (a, b) = compio_pair();
                     let pair = (
-                        flow_compio::TcpFlow::from_stream(a).expect("flow"),
-                        flow_compio::TcpFlow::from_stream(b).expect("flow"),
+                        flow_compio::TcpFlow::from_stream(flow_compio::CompioStream::new(a)).expect("flow"),
+                        flow_compio::TcpFlow::from_stream(flow_compio::CompioStream::new(b)).expect("flow"),
                     );
                     flow::pingpong(pair, trips).await
                 })
@@ -190,7 +190,7 @@ where
 /// Writes `count` buffers of `size` bytes with `write`, then sends the FIN;
 /// returns the bytes written.
 async fn flow_write_each(stream: TcpStream, count: u64, size: usize) -> u64 {
-    let mut flow = flow_compio::TcpFlow::from_stream(stream).expect("flow");
+    let mut flow = flow_compio::TcpFlow::from_stream(flow_compio::CompioStream::new(stream)).expect("flow");
     let buf = Bytes::from(vec![7u8; size]);
     for _ in 0..count {
         flow.write(buf.clone()).await.expect("write");
@@ -202,7 +202,7 @@ async fn flow_write_each(stream: TcpStream, count: u64, size: usize) -> u64 {
 /// Feeds `count` messages of `size` bytes, flushing only at the end (the
 /// shutdown), then sends the FIN; returns the bytes written.
 async fn flow_feed_each(stream: TcpStream, count: u64, size: usize) -> u64 {
-    let mut flow = flow_compio::TcpFlow::from_stream(stream).expect("flow");
+    let mut flow = flow_compio::TcpFlow::from_stream(flow_compio::CompioStream::new(stream)).expect("flow");
     let msg = Bytes::from(vec![9u8; size]);
     for _ in 0..count {
         flow.feed(msg.clone()).await.expect("feed");
@@ -213,7 +213,7 @@ async fn flow_feed_each(stream: TcpStream, count: u64, size: usize) -> u64 {
 
 /// Reads the flow to its end; returns the byte count.
 async fn flow_drain(stream: TcpStream) -> u64 {
-    let mut flow = flow_compio::TcpFlow::from_stream(stream).expect("flow");
+    let mut flow = flow_compio::TcpFlow::from_stream(flow_compio::CompioStream::new(stream)).expect("flow");
     flow::drain(&mut flow).await
 }
 

@@ -84,15 +84,15 @@ impl Runtime for AsyncStd {
     #[cfg(unix)]
     type UnixListener = <Smol as Runtime>::UnixListener;
 
-    fn timer() -> Arc<dyn flow_api::Timer> {
-        AsyncStdTimer::shared()
+    fn timer() -> Option<Arc<dyn flow_api::Timer>> {
+        Some(AsyncStdTimer::shared())
     }
 
     async fn resolve(addr: String) -> io::Result<Vec<SocketAddr>> {
         Ok(async_std::net::ToSocketAddrs::to_socket_addrs(&addr).await?.collect())
     }
 
-    fn connect_tcp(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Tcp>> + Send {
+    fn connect_tcp(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Tcp>> {
         Smol::connect_tcp(addr)
     }
 
@@ -112,7 +112,7 @@ impl Runtime for AsyncStd {
     }
 
     #[cfg(unix)]
-    fn connect_unix(path: std::path::PathBuf) -> impl Future<Output = io::Result<Self::Unix>> + Send {
+    fn connect_unix(path: std::path::PathBuf) -> impl Future<Output = io::Result<Self::Unix>> {
         Smol::connect_unix(path)
     }
 

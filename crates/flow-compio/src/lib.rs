@@ -46,7 +46,10 @@
 //!   the kernel may still write to it, and nothing leaks, provided the
 //!   runtime goes on running (as it does while any task runs on it).
 //!
-//! Otherwise the flows behave as flow-socket's on the other runtimes:
+//! The flows and listeners are flow-socket's ([`flow_socket::TcpFlow`] and
+//! the others, over [`Compio`]): one engine for every runtime, over
+//! [`CompioStream`], the transport that keeps the operations in flight.
+//! So they behave as on the other runtimes:
 //! `shutdown(Write)` sends a real FIN once every byte was sent; a reset is
 //! [`ErrorKind::Reset`](flow_api::ErrorKind::Reset) and a refused connection
 //! [`ErrorKind::Refused`](flow_api::ErrorKind::Refused); after
@@ -57,6 +60,11 @@
 //! [`ErrorKind::TimedOut`](flow_api::ErrorKind::TimedOut) after its deadline
 //! ([`DEFAULT_CLOSE_TIMEOUT`], [`TcpFlow::set_close_timeout`]), shutting both
 //! directions down. Connect, bind and accept errors name the address or path.
+//!
+//! `into_split` comes with the shared types ([`TcpReadHalf`],
+//! [`TcpWriteHalf`]), and the socket tests of the halves pass, but the
+//! whole suite over split halves does not yet on compio (a model case of
+//! clause 24 sees a reset): treat it as experimental here.
 //!
 //! # Threads
 //!
@@ -88,5 +96,32 @@
 mod engine;
 mod net;
 
-pub use crate::engine::DEFAULT_CLOSE_TIMEOUT;
-pub use crate::net::{Accepted, TcpFlow, TcpListener, ToAddrs, UnixFlow, UnixListener};
+pub use flow_socket::{DEFAULT_CLOSE_TIMEOUT, ToAddrs};
+
+pub use crate::engine::{CompioStream, Socket};
+pub use crate::net::{Compio, CompioListener, Listen};
+
+/// A TCP connection as a flow, on compio.
+///
+/// Reads hand out the part of a kernel-filled buffer that was filled;
+/// writes submit the buffers handed over themselves (vectored, up to 1,024
+/// per submission). Not `Send`: compio runs one runtime per thread.
+pub type TcpFlow = flow_socket::TcpFlow<Compio>;
+/// Accepts TCP connections as flows, on compio; its accept in flight
+/// belongs to it (see [`CompioListener`]).
+pub type TcpListener = flow_socket::TcpListener<Compio>;
+/// The read half of a [`TcpFlow`] split with [`into_split`](TcpFlow::into_split).
+pub type TcpReadHalf = flow_socket::TcpReadHalf<Compio>;
+/// The write half of a [`TcpFlow`] split with [`into_split`](TcpFlow::into_split).
+pub type TcpWriteHalf = flow_socket::TcpWriteHalf<Compio>;
+/// A Unix domain stream socket as a flow, on compio.
+pub type UnixFlow = flow_socket::UnixFlow<Compio>;
+/// Accepts Unix domain socket connections as flows, on compio.
+pub type UnixListener = flow_socket::UnixListener<Compio>;
+/// The read half of a [`UnixFlow`] split with [`into_split`](UnixFlow::into_split).
+pub type UnixReadHalf = flow_socket::UnixReadHalf<Compio>;
+/// The write half of a [`UnixFlow`] split with [`into_split`](UnixFlow::into_split).
+pub type UnixWriteHalf = flow_socket::UnixWriteHalf<Compio>;
+/// A connection a [`UnixListener`] accepted, with the path the peer is
+/// bound to (usually `None`: clients are unnamed).
+pub type Accepted = flow_socket::UnixAccepted<Compio>;

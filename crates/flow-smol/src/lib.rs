@@ -289,8 +289,8 @@ impl Runtime for Smol {
     #[cfg(unix)]
     type UnixListener = Async<std::os::unix::net::UnixListener>;
 
-    fn timer() -> Arc<dyn flow_api::Timer> {
-        SmolTimer::shared()
+    fn timer() -> Option<Arc<dyn flow_api::Timer>> {
+        Some(SmolTimer::shared())
     }
 
     async fn resolve(addr: String) -> io::Result<Vec<SocketAddr>> {

@@ -1,23 +1,30 @@
-//! The socket engine of flow: the contract over a readiness-based byte
-//! stream socket, written once for every runtime backend.
+//! The socket engine of flow: the contract over a byte stream socket,
+//! written once for every runtime backend, readiness-based (tokio, smol,
+//! async-std) and completion-based (compio) alike.
 //!
-//! A runtime backend implements [`ByteStream`] for its socket type (the
-//! three syscalls: read into a buffer, write vectored, shut down a
-//! direction) and wraps it in [`StreamFlow`], which keeps the whole flow
-//! contract on top: reads into a reused buffer handed out as frozen slices,
-//! writes queued and sent with vectored I/O, a real end of file on
-//! `shutdown(Write)`, resets reported as resets, and a graceful close with a
-//! linger deadline.
+//! [`StreamFlow`] keeps the whole flow contract (the read state machine,
+//! discarding after `shutdown(Read)`, the write queue and its backpressure,
+//! a real end of file on `shutdown(Write)`, resets reported as resets, and
+//! a graceful close with a linger deadline) over a [`Transport`]: the few
+//! I/O primitives that differ between kinds of runtime (receive, send what
+//! is queued, shut down a direction, sleep until the close deadline).
+//!
+//! A readiness-based backend implements [`ByteStream`] for its socket type
+//! (the three syscalls: read into a buffer, write vectored, shut down a
+//! direction) and gets a [`Transport`] with it; a completion-based backend,
+//! whose operations own their buffers while the kernel runs them,
+//! implements [`Transport`] itself, keeping its operations in flight.
 //!
 //! On top of that, [`TcpFlow`], [`TcpListener`], [`UnixFlow`] and
 //! [`UnixListener`] are written once over a [`Runtime`]: a backend crate
-//! (flow-tokio, flow-smol, flow-async-std) implements [`Runtime`] for its
-//! runtime and names these types with aliases.
+//! (flow-tokio, flow-smol, flow-async-std, flow-compio) implements
+//! [`Runtime`] for its runtime and names these types with aliases.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
 use std::fmt;
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::Shutdown as NetShutdown;
 use std::pin::Pin;
@@ -30,8 +37,10 @@ use bytes::Bytes;
 pub use bytes::BytesMut;
 
 use flow_api::{
-    Chunk, Error, ErrorKind, FlowRead, FlowWrite, IntoInnerError, Sleep, Timer, WriteError, WriteQueue, WriteState,
+    Chunk, Error, ErrorKind, FlowRead, FlowWrite, IntoInnerError, Timer, WriteError, WriteQueue, WriteState,
 };
+
+mod transport;
 
 mod net;
 mod split;
@@ -40,6 +49,7 @@ mod split;
 pub use crate::net::{Accepted as UnixAccepted, UnixFlow, UnixListener};
 pub use crate::net::{AsSocket, Runtime, TcpFlow, TcpListener, ToAddrs};
 pub use crate::split::{OwnedReadHalf, OwnedWriteHalf};
+pub use crate::transport::{Transport, prepare_read_buffer};
 
 /// The read half of a split [`TcpFlow`] on runtime `R`.
 pub type TcpReadHalf<R> = OwnedReadHalf<<R as Runtime>::Tcp>;
@@ -52,8 +62,10 @@ pub type UnixReadHalf<R> = OwnedReadHalf<<R as Runtime>::Unix>;
 #[cfg(unix)]
 pub type UnixWriteHalf<R> = OwnedWriteHalf<<R as Runtime>::Unix>;
 
-/// The syscalls a socket offers, at poll level. Implement it for a
-/// runtime's stream type and wrap that in a [`StreamFlow`].
+/// The syscalls a readiness-based socket offers, at poll level. Implement
+/// it for a runtime's stream type and wrap that in a [`StreamFlow`]: every
+/// `ByteStream` is a [`Transport`], reading into the flow's reused buffer
+/// and sending the write queue with vectored writes.
 pub trait ByteStream: Unpin {
     /// Attempts to read into the spare capacity of `buf`, appending to it.
     /// Returns how many bytes were read; `0` means end of file.
@@ -124,11 +136,11 @@ pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 const MIN_READ_ROOM: usize = 4 * 1024;
 /// How much room a read buffer gets when topped up.
 const READ_BUFFER: usize = 64 * 1024;
-/// Bytes queued before `poll_write_ready` flushes and waits.
+/// Bytes queued (or in flight) before `poll_write_ready` flushes and waits.
 const WRITE_HIGH_WATER: usize = 256 * 1024;
 /// Buffers per vectored write: `IOV_MAX` on Linux and macOS, so that a burst
 /// of small messages goes out in as few system calls as the kernel allows.
-const MAX_IOVECS: usize = 1024;
+pub const MAX_IOVECS: usize = 1024;
 /// What one poll of the flow discards at most, so that a peer that sends
 /// faster than the flow reads cannot keep the caller in that poll.
 const DISCARD_PER_POLL: usize = 256 * 1024;
@@ -203,14 +215,15 @@ enum CloseState {
     Done,
 }
 
-/// A [`Flow`](flow_api::Flow) over any [`ByteStream`]: the contract kept once
-/// for all socket backends.
+/// A [`Flow`](flow_api::Flow) over any [`Transport`] (every [`ByteStream`]
+/// is one): the contract kept once for all socket backends, readiness- and
+/// completion-based.
 ///
 /// - Reads go into a reused buffer and come out as frozen slices of it: no
 ///   allocation per read once readers drop what they read.
 /// - Writes queue the buffers handed over (no copy) and send them with
 ///   vectored writes, up to 1,024 buffers per syscall; a writer waits once
-///   256 KiB are queued.
+///   256 KiB are queued or in flight.
 /// - `shutdown(Write)` flushes, then shuts the socket's write direction: the
 ///   peer reads end of file while this side keeps reading.
 /// - A peer reset is [`ErrorKind::Reset`] on reads and writes (a broken pipe
@@ -232,8 +245,15 @@ enum CloseState {
 ///   deadline (default [`DEFAULT_CLOSE_TIMEOUT`], see
 ///   [`set_close_timeout`](StreamFlow::set_close_timeout)) bounds it. The
 ///   socket itself is released when the flow is dropped.
-pub struct StreamFlow<S> {
-    stream: S,
+///
+/// # Cancel safety
+///
+/// A read dropped before it completes consumed nothing (a transport that
+/// submitted a receive keeps it, and the next read returns its bytes); a
+/// buffer handed to `start_write` is sent whole or not at all; a dropped
+/// flush, shutdown or close resumes where it stopped when called again.
+pub struct StreamFlow<T: Transport> {
+    transport: T,
     read_buf: BytesMut,
     read: ReadState,
     /// Made on the first discarding read; see [`DrainWakers`].
@@ -242,15 +262,15 @@ pub struct StreamFlow<S> {
     close: CloseState,
     close_timeout: Option<Duration>,
     timer: Option<Arc<dyn Timer>>,
-    deadline: Option<Sleep>,
+    deadline: Option<T::Sleep>,
 }
 
-impl<S: ByteStream> StreamFlow<S> {
+impl<T: Transport> StreamFlow<T> {
     /// Wraps `stream`. Without a [timer](StreamFlow::with_timer), close has
-    /// no deadline.
-    pub fn new(stream: S) -> Self {
+    /// no deadline, unless the transport has a clock of its own.
+    pub fn new(stream: T) -> Self {
         StreamFlow {
-            stream,
+            transport: stream,
             read_buf: BytesMut::new(),
             read: ReadState::Open,
             drain_wakers: None,
@@ -272,7 +292,8 @@ impl<S: ByteStream> StreamFlow<S> {
     /// How long close waits for the peer to finish before giving up with
     /// [`ErrorKind::TimedOut`] (and shutting both directions down); `None`
     /// waits as long as the peer takes. The default is
-    /// [`DEFAULT_CLOSE_TIMEOUT`]; it needs a [timer](StreamFlow::with_timer).
+    /// [`DEFAULT_CLOSE_TIMEOUT`]; it needs a [timer](StreamFlow::with_timer)
+    /// (or a transport with a clock of its own).
     pub fn set_close_timeout(&mut self, timeout: Option<Duration>) {
         self.close_timeout = timeout;
     }
@@ -283,31 +304,34 @@ impl<S: ByteStream> StreamFlow<S> {
     }
 
     /// The wrapped stream.
-    pub fn get_ref(&self) -> &S {
-        &self.stream
+    pub fn get_ref(&self) -> &T {
+        &self.transport
     }
 
     /// The wrapped stream, mutably. Reading or writing it directly bypasses
     /// the flow's buffers.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.stream
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.transport
     }
 
-    /// Bytes handed over and not yet sent.
+    /// Bytes handed over and not yet sent (queued, or in a send in flight).
     pub fn queued(&self) -> usize {
-        self.queue.len()
+        self.queue.len() + self.transport.in_flight()
     }
 
-    /// The wrapped stream, once nothing waits to be sent. The flow holds no
-    /// data read ahead, so nothing received is lost either.
+    /// The wrapped stream, once nothing waits to be sent and no operation
+    /// is in flight. The flow holds no data read ahead, so nothing received
+    /// is lost either.
     ///
     /// # Errors
     ///
-    /// Bytes are still queued: the error gives the flow back unchanged, and
-    /// says how many. Flush first.
-    pub fn into_inner(self) -> Result<S, IntoInnerError<Self>> {
-        match self.queue.len() {
-            0 => Ok(self.stream),
+    /// Bytes are still queued, or an operation is in flight (a read that
+    /// was started and dropped left its receive with a completion-based
+    /// transport): the error gives the flow back unchanged, and says how
+    /// many bytes are unsent. Flush (or read) first.
+    pub fn into_inner(self) -> Result<T, IntoInnerError<Self>> {
+        match self.queued() {
+            0 if !self.transport.is_busy() => Ok(self.transport),
             unsent => Err(IntoInnerError::new(self, unsent, 0)),
         }
     }
@@ -323,16 +347,9 @@ impl<S: ByteStream> StreamFlow<S> {
                 }
                 ReadState::Open => {}
             }
-            let room = self.read_buf.capacity() - self.read_buf.len();
-            // Once every slice handed out was dropped, the whole allocation
-            // is free again: take it back (no allocation, no copy) so that
-            // reads stay full-sized. Otherwise top up only below the minimum.
-            if room < READ_BUFFER && !self.read_buf.try_reclaim(READ_BUFFER) && room < MIN_READ_ROOM {
-                self.read_buf.reserve(READ_BUFFER);
-            }
-            match ready!(self.stream.poll_read_buf(cx, &mut self.read_buf)) {
-                Ok(0) => self.read = ReadState::Eof,
-                Ok(_) => return Poll::Ready(Ok(Chunk::Data(self.read_buf.split().freeze()))),
+            match ready!(self.transport.poll_recv(cx, &mut self.read_buf)) {
+                Ok(data) if data.is_empty() => self.read = ReadState::Eof,
+                Ok(data) => return Poll::Ready(Ok(Chunk::Data(data))),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => {
                     let err = Error::from(err);
@@ -357,19 +374,14 @@ impl<S: ByteStream> StreamFlow<S> {
         let waker = waker.clone();
         let dcx = &mut Context::from_waker(&waker);
         while *budget > 0 {
-            self.read_buf.clear();
-            let room = self.read_buf.capacity();
-            if room < READ_BUFFER && !self.read_buf.try_reclaim(READ_BUFFER) && room < MIN_READ_ROOM {
-                self.read_buf.reserve(READ_BUFFER);
-            }
-            match ready!(self.stream.poll_read_buf(dcx, &mut self.read_buf)) {
-                Ok(0) => return Poll::Ready(Ok(())),
-                Ok(n) => *budget = budget.saturating_sub(n),
+            // What is dropped here is taken back by the next receive.
+            match ready!(self.transport.poll_recv(dcx, &mut self.read_buf)) {
+                Ok(data) if data.is_empty() => return Poll::Ready(Ok(())),
+                Ok(data) => *budget = budget.saturating_sub(data.len()),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) => return Poll::Ready(Err(Error::from(err))),
             }
         }
-        self.read_buf.clear();
         // More may be waiting, and no registration would report it.
         cx.waker().wake_by_ref();
         Poll::Pending
@@ -403,7 +415,7 @@ impl<S: ByteStream> StreamFlow<S> {
             (Err(err), false) => ReadState::Failed(err.kind()),
             (Err(err), true) => ReadState::ShutFailed(err.kind()),
         };
-        self.read_buf = BytesMut::new();
+        self.stop_reading();
         Poll::Ready(result)
     }
 
@@ -416,12 +428,34 @@ impl<S: ByteStream> StreamFlow<S> {
         }
     }
 
+    /// Nothing more is read: the buffer and any receive in flight go.
+    fn stop_reading(&mut self) {
+        self.read_buf = BytesMut::new();
+        self.transport.stop_reading();
+    }
+
     fn write_error(&mut self, err: io::Error) -> Error {
-        write_error(&self.stream, &mut self.queue, err)
+        // The flow did not shut its write side (it checks that before any
+        // syscall), so a broken pipe comes from the peer: the transport
+        // says how.
+        let err = if err.kind() == io::ErrorKind::BrokenPipe {
+            Error::with_source(self.transport.broken_pipe_kind(), err)
+        } else {
+            Error::from(err)
+        };
+        self.queue.fail(err.kind());
+        err
     }
 
     fn poll_send_queue(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        poll_send(&mut self.stream, &mut self.queue, cx)
+        match ready!(self.transport.poll_send(cx, &mut self.queue)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(err) => Poll::Ready(Err(self.write_error(err))),
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.queued() >= self.queue.high_water()
     }
 
     fn poll_finish_writes(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -429,8 +463,10 @@ impl<S: ByteStream> StreamFlow<S> {
         if self.queue.state() == WriteState::Shut {
             return Poll::Ready(Ok(()));
         }
+        // Nothing is in flight on the write side once this is ready: the
+        // FIN follows every byte.
         ready!(self.poll_send_queue(cx))?;
-        match ready!(self.stream.poll_shutdown(cx, NetShutdown::Write)) {
+        match ready!(self.transport.poll_shutdown(cx, NetShutdown::Write)) {
             Ok(()) => {}
             // The peer is gone already; there is nobody left to tell.
             Err(err) if err.kind() == io::ErrorKind::NotConnected => {}
@@ -440,9 +476,14 @@ impl<S: ByteStream> StreamFlow<S> {
         Poll::Ready(Ok(()))
     }
 
+    fn start_deadline(&mut self) -> Option<T::Sleep> {
+        let timeout = self.close_timeout?;
+        self.transport.sleep(self.timer.as_ref(), timeout)
+    }
+
     fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         match &mut self.deadline {
-            Some(deadline) => deadline.as_mut().poll(cx),
+            Some(deadline) => Pin::new(deadline).poll(cx),
             None => Poll::Pending,
         }
     }
@@ -452,62 +493,17 @@ impl<S: ByteStream> StreamFlow<S> {
         self.read = ReadState::Shut;
         self.queue.shut();
         self.queue.clear();
-        self.read_buf = BytesMut::new();
+        self.deadline = None;
+        // Dropping an operation cancels it; a completion-based runtime
+        // keeps its buffer until the kernel is done with it.
+        self.stop_reading();
+        self.transport.stop_writing();
         // Best effort: the peer learns at once that nothing more comes.
-        let _ = self.stream.poll_shutdown(cx, NetShutdown::Both);
+        let _ = self.transport.poll_shutdown(cx, NetShutdown::Both);
     }
 }
 
-fn write_error<S: ByteStream>(stream: &S, queue: &mut WriteQueue, err: io::Error) -> Error {
-    // The flow did not shut its write side (it checks that before any
-    // syscall), so a broken pipe comes from the peer: the stream says how.
-    let err = if err.kind() == io::ErrorKind::BrokenPipe {
-        Error::with_source(stream.broken_pipe_kind(), err)
-    } else {
-        Error::from(err)
-    };
-    queue.fail(err.kind());
-    err
-}
-
-/// Sends what `queue` holds, with vectored writes; Ready once it is empty.
-fn poll_send<S: ByteStream>(stream: &mut S, queue: &mut WriteQueue, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-    while !queue.is_empty() {
-        // Up to 64 slices on the stack (no allocation per flush); larger
-        // bursts in one allocation of up to MAX_IOVECS.
-        let mut stack = [IoSlice::new(&[]); 64];
-        let heap: Vec<IoSlice<'_>>;
-        let slices: &[IoSlice<'_>] = if queue.buffers() <= stack.len() {
-            for (slot, buf) in stack.iter_mut().zip(queue.iter()) {
-                *slot = IoSlice::new(buf);
-            }
-            &stack[..queue.buffers()]
-        } else {
-            heap = queue.iter().take(MAX_IOVECS).map(|b| IoSlice::new(b)).collect();
-            &heap
-        };
-        let polled = match (slices, queue.front()) {
-            ([_], Some(front)) => stream.poll_write(cx, front),
-            _ => stream.poll_write_vectored(cx, slices),
-        };
-        let written = match ready!(polled) {
-            Ok(0) => {
-                return Poll::Ready(Err(write_error(
-                    stream,
-                    queue,
-                    io::Error::new(io::ErrorKind::WriteZero, "the socket accepted no bytes"),
-                )));
-            }
-            Ok(n) => n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Poll::Ready(Err(write_error(stream, queue, err))),
-        };
-        queue.advance(written);
-    }
-    Poll::Ready(Ok(()))
-}
-
-impl<S: ByteStream> FlowRead for StreamFlow<S> {
+impl<T: Transport> FlowRead for StreamFlow<T> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Chunk, Error>> {
         let this = self.get_mut();
         this.discard_while_polled(cx, Side::Read);
@@ -517,10 +513,12 @@ impl<S: ByteStream> FlowRead for StreamFlow<S> {
     fn poll_shutdown_read(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
         match this.read {
-            ReadState::Open if this.stream.refuses_after_shutdown_read() => {
+            ReadState::Open if this.transport.refuses_after_shutdown_read() => {
                 this.read = ReadState::Shut;
-                this.read_buf = BytesMut::new();
-                match ready!(this.stream.poll_shutdown(cx, NetShutdown::Read)) {
+                // A receive in flight would complete with end of file;
+                // dropped, it is cancelled.
+                this.stop_reading();
+                match ready!(this.transport.poll_shutdown(cx, NetShutdown::Read)) {
                     Ok(()) => {}
                     Err(err) if err.kind() == io::ErrorKind::NotConnected => {}
                     Err(err) => return Poll::Ready(Err(err.into())),
@@ -532,7 +530,7 @@ impl<S: ByteStream> FlowRead for StreamFlow<S> {
             // Nothing more comes.
             ReadState::Eof => {
                 this.read = ReadState::Shut;
-                this.read_buf = BytesMut::new();
+                this.stop_reading();
             }
             ReadState::Discarding | ReadState::Shut | ReadState::ShutFailed(_) | ReadState::Failed(_) => {}
         }
@@ -541,13 +539,22 @@ impl<S: ByteStream> FlowRead for StreamFlow<S> {
     }
 }
 
-impl<S: ByteStream> FlowWrite for StreamFlow<S> {
+impl<T: Transport> FlowWrite for StreamFlow<T> {
     fn poll_write_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
         let this = self.get_mut();
         this.discard_while_polled(cx, Side::Write);
-        // Room once the socket took enough, even if not everything.
-        let StreamFlow { stream, queue, .. } = this;
-        queue.poll_ready(|queue| poll_send(stream, queue, cx))
+        if let Some(refusal) = this.queue.refusal() {
+            return Poll::Ready(Err(refusal));
+        }
+        if this.is_full() {
+            match this.poll_send_queue(cx) {
+                Poll::Ready(result) => result?,
+                // Room once the socket took enough, even if not everything.
+                Poll::Pending if this.is_full() => return Poll::Pending,
+                Poll::Pending => {}
+            }
+        }
+        Poll::Ready(Ok(()))
     }
 
     fn start_write(self: Pin<&mut Self>, buf: Bytes) -> Result<(), WriteError> {
@@ -578,9 +585,7 @@ impl<S: ByteStream> FlowWrite for StreamFlow<S> {
             match this.close {
                 CloseState::Done => return Poll::Ready(Ok(())),
                 CloseState::Open => {
-                    if let (Some(timeout), Some(timer)) = (this.close_timeout, &this.timer) {
-                        this.deadline = Some(timer.sleep(timeout));
-                    }
+                    this.deadline = this.start_deadline();
                     this.close = CloseState::ShuttingDown;
                 }
                 CloseState::ShuttingDown => {
@@ -607,13 +612,9 @@ impl<S: ByteStream> FlowWrite for StreamFlow<S> {
                 // its end of file, and a close that completed earlier would
                 // leave them to stall (or to a reset, once the socket is gone).
                 CloseState::Draining => match this.poll_discard(cx, Side::Write, true, &mut budget) {
-                    Poll::Ready(Ok(())) => {
+                    Poll::Ready(result) => {
                         this.abandon(cx);
-                        return Poll::Ready(Ok(()));
-                    }
-                    Poll::Ready(Err(err)) => {
-                        this.abandon(cx);
-                        return Poll::Ready(Err(err));
+                        return Poll::Ready(result);
                     }
                     Poll::Pending => {
                         ready!(this.poll_deadline(cx));
@@ -627,13 +628,14 @@ impl<S: ByteStream> FlowWrite for StreamFlow<S> {
     }
 }
 
-impl<S: fmt::Debug> fmt::Debug for StreamFlow<S> {
+impl<T: Transport + fmt::Debug> fmt::Debug for StreamFlow<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamFlow")
-            .field("stream", &self.stream)
+            .field("stream", &self.transport)
             .field("read", &self.read)
             .field("close", &self.close)
             .field("queue", &self.queue)
+            .field("in_flight", &self.transport.in_flight())
             .field("close_timeout", &self.close_timeout)
             .finish_non_exhaustive()
     }

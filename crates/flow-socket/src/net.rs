@@ -16,7 +16,7 @@ use std::time::Duration;
 use flow_api::{Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite, IntoInnerError, Timer, WriteError};
 use socket2::SockRef;
 
-use crate::{ByteStream, StreamFlow, TcpReadHalf, TcpWriteHalf};
+use crate::{StreamFlow, Transport};
 
 /// What a socket type must offer for its options: a socket that
 /// [`socket2::SockRef`] can borrow (a file descriptor on Unix, a socket on
@@ -41,26 +41,36 @@ impl<T: std::os::windows::io::AsSocket> AsSocket for T {}
 /// Everything else (address resolution order, `TCP_NODELAY`, socket
 /// options, error messages that name the address or path, the close
 /// deadline) is written once, here.
-pub trait Runtime: Sized + Send + Sync + 'static {
-    /// A connected TCP socket.
-    type Tcp: ByteStream + AsSocket + Send + 'static;
+///
+/// # Threads
+///
+/// The trait asks for no `Send`: a runtime whose sockets belong to one
+/// thread (compio) implements it too. The flows, listeners and the futures
+/// of `connect`, `bind` and `accept` are `Send` whenever the runtime's
+/// sockets and futures are (tokio, smol, async-std): auto traits follow the
+/// concrete types.
+pub trait Runtime: Sized + 'static {
+    /// A connected TCP socket: a [`ByteStream`](crate::ByteStream) on a
+    /// readiness-based runtime, or a [`Transport`] of its own.
+    type Tcp: Transport + AsSocket + 'static;
     /// A listening TCP socket.
-    type TcpListener: AsSocket + Send + Sync + 'static;
+    type TcpListener: AsSocket + 'static;
     /// A connected Unix stream socket.
     #[cfg(unix)]
-    type Unix: ByteStream + AsSocket + Send + 'static;
+    type Unix: Transport + AsSocket + 'static;
     /// A listening Unix stream socket.
     #[cfg(unix)]
-    type UnixListener: AsSocket + Send + Sync + 'static;
+    type UnixListener: AsSocket + 'static;
 
-    /// The runtime's timer, for close deadlines.
-    fn timer() -> Arc<dyn Timer>;
+    /// The runtime's timer, for close deadlines; `None` when the sockets'
+    /// [`Transport`] has a clock of its own (see [`Transport::sleep`]).
+    fn timer() -> Option<Arc<dyn Timer>>;
 
     /// Resolves `host:port` to socket addresses with the runtime's resolver.
-    fn resolve(addr: String) -> impl Future<Output = io::Result<Vec<SocketAddr>>> + Send;
+    fn resolve(addr: String) -> impl Future<Output = io::Result<Vec<SocketAddr>>>;
 
     /// Connects to one address.
-    fn connect_tcp(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Tcp>> + Send;
+    fn connect_tcp(addr: SocketAddr) -> impl Future<Output = io::Result<Self::Tcp>>;
 
     /// Registers a connected, non-blocking std TCP stream with the runtime.
     ///
@@ -82,7 +92,7 @@ pub trait Runtime: Sized + Send + Sync + 'static {
 
     /// Connects to the Unix socket at `path`.
     #[cfg(unix)]
-    fn connect_unix(path: std::path::PathBuf) -> impl Future<Output = io::Result<Self::Unix>> + Send;
+    fn connect_unix(path: std::path::PathBuf) -> impl Future<Output = io::Result<Self::Unix>>;
 
     /// Registers a connected, non-blocking std Unix stream with the runtime.
     ///
@@ -110,7 +120,7 @@ pub trait Runtime: Sized + Send + Sync + 'static {
 pub trait ToAddrs {
     /// The addresses, resolved with `R`'s resolver when needed, and the
     /// text error messages name.
-    fn to_addrs<R: Runtime>(&self) -> impl Future<Output = (String, io::Result<Vec<SocketAddr>>)> + Send;
+    fn to_addrs<R: Runtime>(&self) -> impl Future<Output = (String, io::Result<Vec<SocketAddr>>)>;
 }
 
 impl ToAddrs for SocketAddr {
@@ -126,7 +136,7 @@ impl ToAddrs for (std::net::IpAddr, u16) {
 }
 
 impl ToAddrs for str {
-    fn to_addrs<R: Runtime>(&self) -> impl Future<Output = (String, io::Result<Vec<SocketAddr>>)> + Send {
+    fn to_addrs<R: Runtime>(&self) -> impl Future<Output = (String, io::Result<Vec<SocketAddr>>)> {
         let text = self.to_owned();
         async move {
             match text.parse::<SocketAddr>() {
@@ -141,13 +151,13 @@ impl ToAddrs for str {
 }
 
 impl ToAddrs for String {
-    fn to_addrs<R: Runtime>(&self) -> impl Future<Output = (String, io::Result<Vec<SocketAddr>>)> + Send {
+    fn to_addrs<R: Runtime>(&self) -> impl Future<Output = (String, io::Result<Vec<SocketAddr>>)> {
         self.as_str().to_addrs::<R>()
     }
 }
 
-impl<T: ToAddrs + ?Sized + Sync> ToAddrs for &T {
-    fn to_addrs<R: Runtime>(&self) -> impl Future<Output = (String, io::Result<Vec<SocketAddr>>)> + Send {
+impl<T: ToAddrs + ?Sized> ToAddrs for &T {
+    fn to_addrs<R: Runtime>(&self) -> impl Future<Output = (String, io::Result<Vec<SocketAddr>>)> {
         (**self).to_addrs::<R>()
     }
 }
@@ -157,6 +167,15 @@ impl<T: ToAddrs + ?Sized + Sync> ToAddrs for &T {
 /// source) are kept.
 fn failed(err: io::Error, doing: &str, place: &dyn fmt::Display) -> Error {
     Error::from(err).context(format!("{doing} {place}"))
+}
+
+/// The engine over `stream`, with `R`'s timer for its close deadline.
+fn flow_with_timer<R: Runtime, T: Transport>(stream: T) -> StreamFlow<T> {
+    let flow = StreamFlow::new(stream);
+    match R::timer() {
+        Some(timer) => flow.with_timer(timer),
+        None => flow,
+    }
 }
 
 /// Resolves `addr` and tries each address in turn; the last error wins.
@@ -255,7 +274,7 @@ impl<R: Runtime> TcpFlow<R> {
     pub fn from_stream(stream: R::Tcp) -> Result<TcpFlow<R>, Error> {
         SockRef::from(&stream).set_tcp_nodelay(true)?;
         Ok(TcpFlow {
-            inner: StreamFlow::new(stream).with_timer(R::timer()),
+            inner: flow_with_timer::<R, _>(stream),
         })
     }
 
@@ -374,7 +393,7 @@ impl<R: Runtime> TcpFlow<R> {
     /// Duplicating the descriptor failed (the process has too many open),
     /// named in the message. The flow is gone with the error: flush before
     /// splitting if queued bytes matter.
-    pub fn into_split(self) -> Result<(TcpReadHalf<R>, TcpWriteHalf<R>), Error> {
+    pub fn into_split(self) -> Result<(crate::TcpReadHalf<R>, crate::TcpWriteHalf<R>), Error> {
         let second = self
             .sock()
             .try_clone()
@@ -487,7 +506,6 @@ mod unix {
     use std::path::{Path, PathBuf};
 
     use super::*;
-    use crate::{UnixReadHalf, UnixWriteHalf};
 
     /// A Unix domain stream socket as a flow, on runtime `R`.
     ///
@@ -541,7 +559,7 @@ mod unix {
         /// Wraps a connected socket of the runtime.
         pub fn from_stream(stream: R::Unix) -> UnixFlow<R> {
             UnixFlow {
-                inner: StreamFlow::new(stream).with_timer(R::timer()),
+                inner: flow_with_timer::<R, _>(stream),
             }
         }
 
@@ -605,7 +623,7 @@ mod unix {
         /// Duplicating the descriptor failed (the process has too many
         /// open), named in the message. The flow is gone with the error:
         /// flush before splitting if queued bytes matter.
-        pub fn into_split(self) -> Result<(UnixReadHalf<R>, UnixWriteHalf<R>), Error> {
+        pub fn into_split(self) -> Result<(crate::UnixReadHalf<R>, crate::UnixWriteHalf<R>), Error> {
             let second = SockRef::from(self.inner.get_ref())
                 .try_clone()
                 .and_then(|socket| R::unix_stream(socket.into()))

@@ -2,15 +2,16 @@
 //! socket, so that reading and writing take no lock.
 
 use std::fmt;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker, ready};
 
 use bytes::{Bytes, BytesMut};
-use flow_api::{Chunk, Error, ErrorKind, FlowRead, FlowWrite, Sleep, WriteError};
+use flow_api::{Chunk, Error, ErrorKind, FlowRead, FlowWrite, WriteError};
 
-use crate::{ByteStream, ReadState, StreamFlow};
+use crate::{ReadState, StreamFlow, Transport};
 
 /// What the halves tell each other, at the few moments that matter to the
 /// write half's close: the remote finished, or the read half is gone.
@@ -62,7 +63,7 @@ impl Link {
 /// # Cancel safety
 ///
 /// As the flow's: a read dropped before it completes consumed nothing.
-pub struct OwnedReadHalf<S> {
+pub struct OwnedReadHalf<S: Transport> {
     flow: StreamFlow<S>,
     link: Arc<Link>,
 }
@@ -80,11 +81,11 @@ pub struct OwnedReadHalf<S> {
 ///
 /// As the flow's: a buffer is taken whole or not at all, and a dropped
 /// flush, shutdown or close resumes where it stopped.
-pub struct OwnedWriteHalf<S> {
+pub struct OwnedWriteHalf<S: Transport> {
     flow: StreamFlow<S>,
     link: Arc<Link>,
     close: CloseStep,
-    deadline: Option<Sleep>,
+    deadline: Option<S::Sleep>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,15 +100,20 @@ enum CloseStep {
     Done,
 }
 
-impl<S: ByteStream> StreamFlow<S> {
+impl<S: Transport> StreamFlow<S> {
     /// Splits the flow into owned halves; `second` is another descriptor of
     /// the same socket (see [`socket2::Socket::try_clone`]), registered with
     /// the same runtime. The write half keeps what is queued, and the read
     /// half starts where the flow's reading stood.
+    ///
+    /// With a completion-based transport, a receive the flow has in flight
+    /// (a read started and dropped) stays with the write half and is
+    /// abandoned: read it to completion before splitting.
     pub fn into_split(mut self, second: S) -> (OwnedReadHalf<S>, OwnedWriteHalf<S>) {
         let mut reader = StreamFlow::new(second);
         reader.read = self.read;
         reader.timer.clone_from(&self.timer);
+        reader.close_timeout = self.close_timeout;
         self.read_buf = BytesMut::new();
         let link = Arc::new(Link::default());
         link.lock().remote_finished = matches!(self.read, ReadState::Eof | ReadState::Failed(_));
@@ -132,7 +138,7 @@ impl<S: ByteStream> StreamFlow<S> {
     }
 }
 
-impl<S: ByteStream> OwnedReadHalf<S> {
+impl<S: Transport> OwnedReadHalf<S> {
     /// This half's descriptor of the socket.
     pub fn get_ref(&self) -> &S {
         self.flow.get_ref()
@@ -144,7 +150,7 @@ impl<S: ByteStream> OwnedReadHalf<S> {
     }
 }
 
-impl<S: ByteStream> OwnedWriteHalf<S> {
+impl<S: Transport> OwnedWriteHalf<S> {
     /// This half's descriptor of the socket.
     pub fn get_ref(&self) -> &S {
         self.flow.get_ref()
@@ -156,7 +162,7 @@ impl<S: ByteStream> OwnedWriteHalf<S> {
     }
 }
 
-impl<S: ByteStream> FlowRead for OwnedReadHalf<S> {
+impl<S: Transport> FlowRead for OwnedReadHalf<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Chunk, Error>> {
         let this = self.get_mut();
         let result = ready!(Pin::new(&mut this.flow).poll_read(cx));
@@ -175,13 +181,13 @@ impl<S: ByteStream> FlowRead for OwnedReadHalf<S> {
     }
 }
 
-impl<S> Drop for OwnedReadHalf<S> {
+impl<S: Transport> Drop for OwnedReadHalf<S> {
     fn drop(&mut self) {
         self.link.reader_gone();
     }
 }
 
-impl<S: ByteStream> OwnedWriteHalf<S> {
+impl<S: Transport> OwnedWriteHalf<S> {
     /// This half's engine, discarding what arrives once the read half is
     /// gone (see [`Link::reader_gone`]).
     fn engine(&mut self) -> Pin<&mut StreamFlow<S>> {
@@ -193,7 +199,7 @@ impl<S: ByteStream> OwnedWriteHalf<S> {
 
     fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         match &mut self.deadline {
-            Some(deadline) => deadline.as_mut().poll(cx),
+            Some(deadline) => Pin::new(deadline).poll(cx),
             None => Poll::Pending,
         }
     }
@@ -205,7 +211,7 @@ impl<S: ByteStream> OwnedWriteHalf<S> {
     }
 }
 
-impl<S: ByteStream> FlowWrite for OwnedWriteHalf<S> {
+impl<S: Transport> FlowWrite for OwnedWriteHalf<S> {
     fn poll_write_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
         self.get_mut().engine().poll_write_ready(cx)
     }
@@ -227,9 +233,7 @@ impl<S: ByteStream> FlowWrite for OwnedWriteHalf<S> {
         loop {
             match this.close {
                 CloseStep::Open => {
-                    if let (Some(timeout), Some(timer)) = (this.flow.close_timeout, &this.flow.timer) {
-                        this.deadline = Some(timer.sleep(timeout));
-                    }
+                    this.deadline = this.flow.start_deadline();
                     this.close = CloseStep::ShutdownWrite;
                 }
                 CloseStep::ShutdownWrite => match this.engine().poll_shutdown_write(cx) {
@@ -274,13 +278,13 @@ impl<S: ByteStream> FlowWrite for OwnedWriteHalf<S> {
     }
 }
 
-impl<S: fmt::Debug> fmt::Debug for OwnedReadHalf<S> {
+impl<S: Transport + fmt::Debug> fmt::Debug for OwnedReadHalf<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OwnedReadHalf").field("flow", &self.flow).finish()
     }
 }
 
-impl<S: fmt::Debug> fmt::Debug for OwnedWriteHalf<S> {
+impl<S: Transport + fmt::Debug> fmt::Debug for OwnedWriteHalf<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OwnedWriteHalf")
             .field("flow", &self.flow)

@@ -167,8 +167,8 @@ impl Runtime for Tokio {
     #[cfg(unix)]
     type UnixListener = tokio::net::UnixListener;
 
-    fn timer() -> Arc<dyn flow_api::Timer> {
-        TokioTimer::shared()
+    fn timer() -> Option<Arc<dyn flow_api::Timer>> {
+        Some(TokioTimer::shared())
     }
 
     async fn resolve(addr: String) -> io::Result<Vec<SocketAddr>> {
