@@ -114,6 +114,9 @@ pub struct Faulty<F> {
     /// inner close started, reads are the inner flow's again, so that what
     /// it does after close stays visible.
     closing_here: bool,
+    /// End of file was returned while `closing_here`: it stays the answer,
+    /// whatever the inner flow would say later.
+    eof_returned: bool,
 }
 
 impl<F> Faulty<F> {
@@ -131,6 +134,7 @@ impl<F> Faulty<F> {
             write_failed: None,
             closed: false,
             closing_here: false,
+            eof_returned: false,
         }
     }
 
@@ -216,7 +220,8 @@ impl<F: FlowWrite + Unpin> Faulty<F> {
 impl<F: FlowRead + Unpin> FlowRead for Faulty<F> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Chunk, Error>> {
         let this = self.get_mut();
-        if this.closing_here {
+        if this.closing_here || this.eof_returned {
+            this.eof_returned = true;
             return Poll::Ready(Ok(Chunk::Eof));
         }
         if this.inject_pending(cx) {
