@@ -26,3 +26,14 @@ mod unix {
         block_on: crate::block_on,
     }
 }
+
+flow_conformance::split_factory!(CompioSplitTcp, flow_compio);
+
+/// The suite over owned halves: each end split with `into_split` and
+/// joined again.
+mod split_tcp {
+    flow_conformance::suite! {
+        factory: crate::CompioSplitTcp::default(),
+        block_on: crate::block_on,
+    }
+}

@@ -489,6 +489,16 @@ impl<T: Transport> StreamFlow<T> {
     }
 
     fn abandon(&mut self, cx: &mut Context<'_>) {
+        self.closed();
+        // Best effort: the peer learns at once that nothing more comes.
+        let _ = self.transport.poll_shutdown(cx, NetShutdown::Both);
+    }
+
+    /// Marks the flow closed without touching the socket: for a close that
+    /// completed, its end of writes sent and the remote's end seen. (Shutting
+    /// the read direction of a TCP socket whose own FIN is out makes the
+    /// kernel answer any later data with a reset.)
+    fn closed(&mut self) {
         self.close = CloseState::Done;
         self.read = ReadState::Shut;
         self.queue.shut();
@@ -498,8 +508,6 @@ impl<T: Transport> StreamFlow<T> {
         // keeps its buffer until the kernel is done with it.
         self.stop_reading();
         self.transport.stop_writing();
-        // Best effort: the peer learns at once that nothing more comes.
-        let _ = self.transport.poll_shutdown(cx, NetShutdown::Both);
     }
 }
 

@@ -166,7 +166,9 @@ impl<S: Transport> FlowRead for OwnedReadHalf<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Chunk, Error>> {
         let this = self.get_mut();
         let result = ready!(Pin::new(&mut this.flow).poll_read(cx));
-        if !matches!(result, Ok(Chunk::Data(_))) {
+        // The remote's end, or the socket's failure: not the end of file
+        // that reads return after this half shut its reading down.
+        if !matches!(result, Ok(Chunk::Data(_))) && matches!(this.flow.read, ReadState::Eof | ReadState::Failed(_)) {
             this.link.wake_closer(|state| state.remote_finished = true);
         }
         Poll::Ready(result)
@@ -254,7 +256,7 @@ impl<S: Transport> FlowWrite for OwnedWriteHalf<S> {
                     if state.remote_finished {
                         drop(state);
                         this.close = CloseStep::Done;
-                        this.flow.abandon(cx);
+                        this.flow.closed();
                     } else if reader_gone {
                         drop(state);
                         this.close = CloseStep::Drain;
