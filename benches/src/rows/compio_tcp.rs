@@ -251,7 +251,7 @@ mod raw {
         count * size as u64
     }
 
-    /// As [`flow::pingpong`](super::flow::pingpong), both ends on the
+    /// As [`flow::pingpong`], both ends on the
     /// calling task.
     pub(super) async fn pingpong((mut a, mut b): (TcpStream, TcpStream), trips: u64) -> Duration {
         let echo = async move {
