@@ -65,29 +65,4 @@ fn async_std_streams_become_flows() {
     }));
 }
 
-/// The flows, their halves, listeners and the futures of connect, bind and
-/// accept stay `Send` on this runtime, now that flow-socket's `Runtime`
-/// asks for no `Send` (a compile-time check; nothing runs).
-#[allow(dead_code, clippy::let_underscore_future)]
-fn sockets_and_their_futures_are_send(
-    addr: std::net::SocketAddr,
-    listener: &flow_async_std::TcpListener,
-    unix: &flow_async_std::UnixListener,
-) {
-    fn assert_send<T: Send>(_: T) {}
-    fn assert_sync<T: Sync>() {}
-    assert_send(flow_async_std::TcpFlow::connect(addr));
-    assert_send(flow_async_std::TcpFlow::connect("localhost:80"));
-    assert_send(flow_async_std::TcpListener::bind(addr));
-    assert_send(listener.accept());
-    assert_send(flow_async_std::UnixFlow::connect("/tmp/x.sock"));
-    assert_send(unix.accept());
-    assert_sync::<flow_async_std::TcpListener>();
-    assert_sync::<flow_async_std::UnixListener>();
-    assert_send(None::<flow_async_std::TcpFlow>);
-    assert_send(None::<flow_async_std::UnixFlow>);
-    assert_send(None::<flow_async_std::TcpReadHalf>);
-    assert_send(None::<flow_async_std::TcpWriteHalf>);
-    assert_send(None::<flow_async_std::UnixReadHalf>);
-    assert_send(None::<flow_async_std::UnixWriteHalf>);
-}
+flow_conformance::send_checks!(flow_async_std);

@@ -569,3 +569,39 @@ macro_rules! ownership_tests {
         }
     };
 }
+
+/// A compile-time check, for a backend crate of the common shape whose
+/// flows are `Send`: its flows, their halves, its listeners and the futures
+/// of connect, bind and accept are `Send`, and its listeners `Sync`
+/// (flow-socket's `Runtime` does not ask for it, so nothing else would).
+#[macro_export]
+macro_rules! send_checks {
+    ($krate:ident) => {
+        /// The flows, their halves, listeners and the futures of connect, bind and
+        /// accept stay `Send` on this runtime, now that flow-socket's `Runtime`
+        /// asks for no `Send` (a compile-time check; nothing runs).
+        #[allow(dead_code, clippy::let_underscore_future)]
+        fn sockets_and_their_futures_are_send(
+            addr: std::net::SocketAddr,
+            listener: &$krate::TcpListener,
+            unix: &$krate::UnixListener,
+        ) {
+            fn assert_send<T: Send>(_: T) {}
+            fn assert_sync<T: Sync>() {}
+            assert_send($krate::TcpFlow::connect(addr));
+            assert_send($krate::TcpFlow::connect("localhost:80"));
+            assert_send($krate::TcpListener::bind(addr));
+            assert_send(listener.accept());
+            assert_send($krate::UnixFlow::connect("/tmp/x.sock"));
+            assert_send(unix.accept());
+            assert_sync::<$krate::TcpListener>();
+            assert_sync::<$krate::UnixListener>();
+            assert_send(None::<$krate::TcpFlow>);
+            assert_send(None::<$krate::UnixFlow>);
+            assert_send(None::<$krate::TcpReadHalf>);
+            assert_send(None::<$krate::TcpWriteHalf>);
+            assert_send(None::<$krate::UnixReadHalf>);
+            assert_send(None::<$krate::UnixWriteHalf>);
+        }
+    };
+}

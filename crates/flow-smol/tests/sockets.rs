@@ -49,29 +49,4 @@ fn the_flow_runs_on_a_multi_threaded_executor() {
     }
 }
 
-/// The flows, their halves, listeners and the futures of connect, bind and
-/// accept stay `Send` on this runtime, now that flow-socket's `Runtime`
-/// asks for no `Send` (a compile-time check; nothing runs).
-#[allow(dead_code, clippy::let_underscore_future)]
-fn sockets_and_their_futures_are_send(
-    addr: std::net::SocketAddr,
-    listener: &flow_smol::TcpListener,
-    unix: &flow_smol::UnixListener,
-) {
-    fn assert_send<T: Send>(_: T) {}
-    fn assert_sync<T: Sync>() {}
-    assert_send(flow_smol::TcpFlow::connect(addr));
-    assert_send(flow_smol::TcpFlow::connect("localhost:80"));
-    assert_send(flow_smol::TcpListener::bind(addr));
-    assert_send(listener.accept());
-    assert_send(flow_smol::UnixFlow::connect("/tmp/x.sock"));
-    assert_send(unix.accept());
-    assert_sync::<flow_smol::TcpListener>();
-    assert_sync::<flow_smol::UnixListener>();
-    assert_send(None::<flow_smol::TcpFlow>);
-    assert_send(None::<flow_smol::UnixFlow>);
-    assert_send(None::<flow_smol::TcpReadHalf>);
-    assert_send(None::<flow_smol::TcpWriteHalf>);
-    assert_send(None::<flow_smol::UnixReadHalf>);
-    assert_send(None::<flow_smol::UnixWriteHalf>);
-}
+flow_conformance::send_checks!(flow_smol);

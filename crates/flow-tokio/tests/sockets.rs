@@ -54,29 +54,4 @@ fn the_flow_runs_on_a_multi_threaded_runtime() {
     });
 }
 
-/// The flows, their halves, listeners and the futures of connect, bind and
-/// accept stay `Send` on this runtime, now that flow-socket's `Runtime`
-/// asks for no `Send` (a compile-time check; nothing runs).
-#[allow(dead_code, clippy::let_underscore_future)]
-fn sockets_and_their_futures_are_send(
-    addr: std::net::SocketAddr,
-    listener: &flow_tokio::TcpListener,
-    unix: &flow_tokio::UnixListener,
-) {
-    fn assert_send<T: Send>(_: T) {}
-    fn assert_sync<T: Sync>() {}
-    assert_send(flow_tokio::TcpFlow::connect(addr));
-    assert_send(flow_tokio::TcpFlow::connect("localhost:80"));
-    assert_send(flow_tokio::TcpListener::bind(addr));
-    assert_send(listener.accept());
-    assert_send(flow_tokio::UnixFlow::connect("/tmp/x.sock"));
-    assert_send(unix.accept());
-    assert_sync::<flow_tokio::TcpListener>();
-    assert_sync::<flow_tokio::UnixListener>();
-    assert_send(None::<flow_tokio::TcpFlow>);
-    assert_send(None::<flow_tokio::UnixFlow>);
-    assert_send(None::<flow_tokio::TcpReadHalf>);
-    assert_send(None::<flow_tokio::TcpWriteHalf>);
-    assert_send(None::<flow_tokio::UnixReadHalf>);
-    assert_send(None::<flow_tokio::UnixWriteHalf>);
-}
+flow_conformance::send_checks!(flow_tokio);
