@@ -9,6 +9,19 @@ pub(crate) fn median(mut samples: Vec<Duration>) -> Duration {
     samples.get(samples.len() / 2).copied().unwrap_or_default()
 }
 
+/// The `quantile` (0.0 to 1.0) of some durations, by nearest rank: the
+/// smallest sample that at least that share of the samples do not exceed
+/// (0.99 of 1,000 samples is the 990th smallest). Reorders `samples`; zero
+/// when there are none.
+pub(crate) fn percentile(samples: &mut [Duration], quantile: f64) -> Duration {
+    if samples.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (quantile.clamp(0.0, 1.0) * samples.len() as f64).ceil() as usize;
+    let index = rank.clamp(1, samples.len()) - 1;
+    *samples.select_nth_unstable(index).1
+}
+
 /// How a row's measurement reads.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Unit {
@@ -193,5 +206,31 @@ impl Table {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        // 1..=1000 ms, shuffled by a fixed stride so the order is not sorted.
+        let mut samples: Vec<Duration> = (0..1000u64).map(|i| ms((i * 379) % 1000 + 1)).collect();
+        assert_eq!(percentile(&mut samples, 0.99), ms(990));
+        assert_eq!(percentile(&mut samples, 0.5), ms(500));
+        assert_eq!(percentile(&mut samples, 1.0), ms(1000));
+        assert_eq!(percentile(&mut samples, 0.0), ms(1));
+        // 0.99 of 10 samples is the 10th: one slow trip in ten is the p99.
+        let mut ten: Vec<Duration> = (1..=10).map(ms).collect();
+        ten.swap(0, 9);
+        assert_eq!(percentile(&mut ten, 0.99), ms(10));
+        assert_eq!(percentile(&mut ten, 0.9), ms(9));
+        assert_eq!(percentile(&mut [ms(7)], 0.99), ms(7));
+        assert_eq!(percentile(&mut [], 0.99), Duration::ZERO);
     }
 }

@@ -69,7 +69,7 @@ pub(crate) fn rows(scale: &Scale, table: &mut Table) {
 
 /// Raises the soft descriptor limit toward `wanted` (up to the hard limit);
 /// returns the soft limit in force afterwards.
-fn raise_fd_limit(wanted: u64) -> u64 {
+pub(crate) fn raise_fd_limit(wanted: u64) -> u64 {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let limit = getrlimit(Resource::Nofile);
     let current = limit.current.unwrap_or(u64::MAX);

@@ -6,9 +6,12 @@
 //! `tokio-bulk`, `tokio-small`, `tokio-pingpong`, `smol-bulk`, `smol-small`,
 //! `smol-pingpong`, `async-std-bulk`, `async-std-small`,
 //! `async-std-pingpong`, `compio-bulk`, `compio-small`, `compio-pingpong`,
-//! `mem`, `memory`, `tls-bulk`, `tls-handshake`, `iperf`.
+//! `mem`, `memory`, `tls-bulk`, `tls-handshake`, `iperf`, and the
+//! many-connection echo servers `tokio-echo`, `smol-echo`,
+//! `async-std-echo`, `compio-echo` (`--only echo` selects all four).
 
 mod compio_tcp;
+mod echo;
 mod iperf;
 mod mem;
 mod memory;
@@ -31,6 +34,7 @@ pub(crate) const MIB: u64 = 1024 * 1024;
 pub(crate) fn all(scale: &Scale, table: &mut Table) {
     tcp::rows(scale, table);
     compio_tcp::rows(scale, table);
+    echo::rows(scale, table);
     if scale.wants("mem") {
         mem::rows(scale, table);
     }
@@ -129,14 +133,14 @@ impl Runtime for AsyncStd {
 }
 
 /// Runs every side in turn, `rounds` times (after one untimed warm-up of
-/// each); returns each side's durations, one per round, in order. A side
-/// blocks until its run is done, on whichever runtime it needs, so sides on
-/// different runtimes interleave too.
-pub(crate) fn interleave_blocking(scale: &Scale, sides: &[&dyn Fn() -> Duration]) -> Vec<Vec<Duration>> {
+/// each); returns each side's measurements (durations, for most rows), one
+/// per round, in order. A side blocks until its run is done, on whichever
+/// runtime it needs, so sides on different runtimes interleave too.
+pub(crate) fn interleave_blocking<T>(scale: &Scale, sides: &[&dyn Fn() -> T]) -> Vec<Vec<T>> {
     for side in sides {
         side();
     }
-    let mut samples = vec![Vec::with_capacity(scale.rounds); sides.len()];
+    let mut samples: Vec<Vec<T>> = sides.iter().map(|_| Vec::with_capacity(scale.rounds)).collect();
     for _ in 0..scale.rounds {
         for (side, samples) in sides.iter().zip(&mut samples) {
             samples.push(side());
