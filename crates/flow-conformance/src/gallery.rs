@@ -238,6 +238,14 @@ defects! {
     /// queue. No clause writes from an end before dropping it.
     DropLosesFlushed = "drop-loses-flushed", None,
         "after the peer is dropped, the data it had flushed is discarded and reads fail with Reset at once.";
+    /// Writes are buffered until the flush, and close first sends them as
+    /// the peer makes room, reading nothing meanwhile, before the wrapped
+    /// flow's close (which discards what arrives) begins. Two ends that close
+    /// at once with full buffers wait for each other for ever (flow-mem's
+    /// `Faulty` and flow-util's `BufFlow` did this, and flow-tls over them
+    /// hung).
+    CloseWaitsForRoom = "close-waits-for-room", None,
+        "close sends its queued buffers as the peer makes room, discarding nothing meanwhile, so two ends closing at once with full buffers wait for ever.";
     /// A second close fails with an error of kind `Closed` instead of
     /// succeeding at once.
     SecondCloseFails = "second-close-fails", None,
@@ -414,6 +422,7 @@ impl Defect {
                 | Defect::ShutdownSkipsFlush
                 | Defect::FlushForgetsOnPending
                 | Defect::CloseRestarts
+                | Defect::CloseWaitsForRoom
                 | Defect::WakesBeforeUpdate
         )
     }

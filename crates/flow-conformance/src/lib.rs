@@ -229,14 +229,14 @@ clause_table! {
     EofAfterData = 3, "c03_eof_after_data", eof_after_data, 30, tasks: true, faults: true, "After the peer shuts down writing or closes, in-flight data comes first, then end of file, which is sticky.";
     HalfClose = 4, "c04_half_close", half_close, 30, tasks: true, faults: true, "After shutdown(Write) the local side still reads, the peer reads end of file, and local writes return Closed.";
     ShutdownRead = 5, "c05_shutdown_read", shutdown_read, 30, tasks: true, faults: true, "After shutdown(Read) local reads return end of file; the peer's writes do not hang.";
-    CloseGraceful = 6, "c06_close_graceful", close_graceful, 30, tasks: true, faults: true, "close flushes, signals the end, lets the remote drain and write, and completes once the remote closed; a second close succeeds.";
+    CloseGraceful = 6, "c06_close_graceful", close_graceful, 30, tasks: true, faults: true, "close flushes, signals the end, lets the remote drain and write, and completes once the remote closed (also when both close at once with full buffers); a second close succeeds.";
     ClosedFlowRejects = 7, "c07_closed_flow_rejects", closed_flow_rejects, 30, tasks: true, faults: true, "After close, writes return Closed and reads return end of file.";
     WritevConcatenates = 8, "c08_writev_concatenates", writev_concatenates, 30, tasks: true, faults: true, "writev equals writing the concatenation; empty lists and members are fine.";
     ZeroLengthWrite = 9, "c09_zero_length_write", zero_length_write, 30, tasks: true, faults: true, "A zero-length write succeeds at once, sends nothing and signals no end of file.";
     Backpressure = 10, "c10_backpressure", backpressure, 60, tasks: true, faults: true, "A writer to a peer that does not read eventually waits.";
     SimultaneousWrite = 11, "c11_simultaneous_write", simultaneous_write, 60, tasks: true, faults: true, "Both ends write 8 MiB at once while reading: no deadlock.";
     ReadCancelSafe = 12, "c12_read_cancel_safe", read_cancel_safe, 60, tasks: true, faults: true, "Cancelling a pending read at any poll loses no byte.";
-    PeerAbort = 13, "c13_peer_abort", peer_abort, 30, tasks: true, faults: true, "A peer that aborts gives end of file or a reset, never a hang; writes then fail with Closed or a reset.";
+    PeerAbort = 13, "c13_peer_abort", peer_abort, 30, tasks: true, faults: true, "A peer that aborts gives end of file or a reset, never a hang; writes then fail with Closed, a reset or (TLS) Truncated.";
     ErrorsRoundTrip = 14, "c14_errors_round_trip", errors_round_trip, 30, tasks: false, faults: true, "Errors display as readable messages and keep their kind through std::io::Error.";
     LargeBidirectional = 15, "c15_large_bidirectional", large_bidirectional, 240, tasks: true, faults: true, "64 MiB each way at once, verified byte for byte.";
     ManyPairs = 16, "c16_many_pairs", many_pairs, 120, tasks: true, faults: true, "1,000 concurrent pairs all deliver correctly.";

@@ -20,7 +20,11 @@
 //! completes only once the peer has finished writing.
 //!
 //! `FLOW_CONFORMANCE_MODEL_CASES` sets how many cases a run makes (default
-//! 24); `FLOW_CONFORMANCE_MODEL_CASE=<case seed>` replays one case.
+//! 24); `FLOW_CONFORMANCE_MODEL_CASE=<case seed>` replays one case, with
+//! `FLOW_CONFORMANCE_SEED` set to the failed run's seed (a factory may seed
+//! its faults from it). Each case reseeds the factory
+//! ([`Factory::reseed`]) with its case seed, so that a factory's own random
+//! choices replay with the case and stay put while it is shortened.
 
 use std::fmt::{self, Write as _};
 use std::pin::Pin;
@@ -530,7 +534,7 @@ impl<A: Flow + Unpin, B: Flow + Unpin> World<'_, A, B> {
                 }
                 let allowed = m.write_failed
                     || (m.write_end_started && matches!(err, WriteError::Closed))
-                    || (peer_gone && matches!(err.kind(), ErrorKind::Closed | ErrorKind::Reset));
+                    || (peer_gone && matches!(err.kind(), ErrorKind::Closed | ErrorKind::Reset | ErrorKind::Truncated));
                 if allowed {
                     m.write_failed = true;
                     Ok(())
@@ -554,7 +558,9 @@ impl<A: Flow + Unpin, B: Flow + Unpin> World<'_, A, B> {
                 m.write_failed |= !(m.write_ended || m.closed);
                 Ok(())
             }
-            Err(err) if peer_gone && matches!(err.kind(), ErrorKind::Closed | ErrorKind::Reset) => {
+            Err(err)
+                if peer_gone && matches!(err.kind(), ErrorKind::Closed | ErrorKind::Reset | ErrorKind::Truncated) =>
+            {
                 m.write_failed = true;
                 Ok(())
             }
@@ -811,6 +817,9 @@ async fn settle_end<A: Flow + Unpin, B: Flow + Unpin>(
 
 /// Runs one case on a fresh pair; `Err` says which step failed and why.
 async fn run_case<F: Factory>(cx: &Cx<'_, F>, case: u64, steps: &[Step]) -> Result<(), (usize, String)> {
+    // The factory's own choices (its faults) replay with the case, and stay
+    // the same while the case is shortened.
+    cx.reseed(case);
     let (a, b) = cx.connect().await.map_err(|fail| (0, fail_text(fail)))?;
     let world = std::cell::RefCell::new(World {
         a: Some(a),
@@ -929,8 +938,10 @@ pub(crate) async fn run<F: Factory>(cx: &Cx<'_, F>) -> Check {
             }
             return Err(Fail::Failed(format!(
                 "model case {n} failed at step {at} of {}: {why}\n  replay this case alone with \
-                 FLOW_CONFORMANCE_MODEL_CASE={case}; shortened to {} steps, which fail {short_why}: {}",
+                 FLOW_CONFORMANCE_SEED={} FLOW_CONFORMANCE_MODEL_CASE={case} (the run's seed also seeds \
+                 the factory's faults); shortened to {} steps, which fail {short_why}: {}",
                 steps.len(),
+                crate::base_seed(),
                 shortened.len(),
                 list.trim_end()
             )));

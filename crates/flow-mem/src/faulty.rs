@@ -206,6 +206,17 @@ impl<F: FlowWrite + Unpin> Faulty<F> {
 
     /// Keeps a write-side failure of the inner flow, so that later writes
     /// fail too instead of queueing data that can never be sent.
+    /// Hands every queued buffer to the inner flow, without waiting for
+    /// its room.
+    fn hand_over_all(&mut self) -> Result<(), WriteError> {
+        for buf in self.write_queue.take_all() {
+            if let Err(err) = Pin::new(&mut self.inner).start_write(buf) {
+                return Err(self.failed(err));
+            }
+        }
+        Ok(())
+    }
+
     fn failed(&mut self, err: WriteError) -> WriteError {
         self.write_queue.clear();
         if err.is_closed() {
@@ -343,7 +354,12 @@ impl<F: FlowWrite + Unpin> FlowWrite for Faulty<F> {
         if this.inject_pending(cx) {
             return Poll::Pending;
         }
-        if let Err(err) = ready!(this.poll_drain(cx)) {
+        // Everything queued goes to the inner flow at once, without waiting
+        // for its room (the contract lets a flow take a buffer over its
+        // bound): its close sends it while discarding what arrives. Waiting
+        // here for room instead, while nobody reads, deadlocks two ends
+        // that close at once with full buffers.
+        if let Err(err) = this.hand_over_all() {
             this.write_shutting = true;
             this.closed = true;
             return Poll::Ready(Err(err.into()));

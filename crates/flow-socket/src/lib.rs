@@ -266,8 +266,10 @@ pub struct StreamFlow<T: Transport> {
 }
 
 impl<T: Transport> StreamFlow<T> {
-    /// Wraps `stream`. Without a [timer](StreamFlow::with_timer), close has
-    /// no deadline, unless the transport has a clock of its own.
+    /// Wraps `stream`. Close has its [default deadline](DEFAULT_CLOSE_TIMEOUT)
+    /// from the start: on the runtime's [timer](StreamFlow::with_timer)
+    /// once given one, on the transport's own clock if it has one, and
+    /// otherwise on a timer thread (a [`ByteStream`]'s default).
     pub fn new(stream: T) -> Self {
         StreamFlow {
             transport: stream,
@@ -282,7 +284,8 @@ impl<T: Transport> StreamFlow<T> {
         }
     }
 
-    /// Gives the flow the runtime's timer, for the close deadline.
+    /// Gives the flow the runtime's timer, for the close deadline (cheaper
+    /// than the timer thread it uses otherwise).
     #[must_use]
     pub fn with_timer(mut self, timer: Arc<dyn Timer>) -> Self {
         self.timer = Some(timer);
@@ -292,8 +295,7 @@ impl<T: Transport> StreamFlow<T> {
     /// How long close waits for the peer to finish before giving up with
     /// [`ErrorKind::TimedOut`] (and shutting both directions down); `None`
     /// waits as long as the peer takes. The default is
-    /// [`DEFAULT_CLOSE_TIMEOUT`]; it needs a [timer](StreamFlow::with_timer)
-    /// (or a transport with a clock of its own).
+    /// [`DEFAULT_CLOSE_TIMEOUT`].
     pub fn set_close_timeout(&mut self, timeout: Option<Duration>) {
         self.close_timeout = timeout;
     }

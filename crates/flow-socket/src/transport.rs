@@ -73,7 +73,9 @@ pub trait Transport: Unpin {
     /// A sleep of `duration` for the close deadline, or `None` for no
     /// deadline. `timer` is the one the flow was given
     /// ([`StreamFlow::with_timer`](crate::StreamFlow::with_timer)); a
-    /// transport with a clock of its own may ignore it.
+    /// transport with a clock of its own may ignore it. Every
+    /// [`ByteStream`] sleeps on `timer`, or without one on a timer thread
+    /// (futures-timer's), so that its close deadline holds on any executor.
     fn sleep(&self, timer: Option<&Arc<dyn Timer>>, duration: Duration) -> Option<Self::Sleep>;
 
     /// Bytes taken off the write queue into a send still in flight.
@@ -164,6 +166,11 @@ impl<S: ByteStream> Transport for S {
     }
 
     fn sleep(&self, timer: Option<&Arc<dyn Timer>>, duration: Duration) -> Option<Sleep> {
-        timer.map(|timer| timer.sleep(duration))
+        Some(match timer {
+            Some(timer) => timer.sleep(duration),
+            // No runtime timer: futures-timer's thread keeps the deadline,
+            // on any executor.
+            None => Box::pin(futures_timer::Delay::new(duration)),
+        })
     }
 }

@@ -14,7 +14,7 @@ use rustls::{
     ClientConfig, ClientConnection, Connection, RootCertStore, ServerConfig, ServerConnection, SupportedProtocolVersion,
 };
 
-use crate::flow::{Handshake, TlsFlow};
+use crate::flow::{Handshake, HandshakeTimeout, TlsFlow};
 
 /// The crypto provider flow-tls's builders pass to every configuration.
 ///
@@ -162,7 +162,7 @@ pub fn native_roots() -> Result<RootCertStore, Error> {
 #[derive(Clone)]
 pub struct TlsConnector {
     config: Arc<ClientConfig>,
-    timeout: Option<(Duration, Arc<dyn Timer>)>,
+    timeout: HandshakeTimeout,
 }
 
 impl TlsConnector {
@@ -170,7 +170,10 @@ impl TlsConnector {
     /// [`provider`] (`ClientConfig::builder_with_provider(flow_tls::provider()?)`)
     /// to keep aws-lc-rs out.
     pub fn new(config: Arc<ClientConfig>) -> Self {
-        TlsConnector { config, timeout: None }
+        TlsConnector {
+            config,
+            timeout: HandshakeTimeout::default(),
+        }
     }
 
     /// A builder for the common settings: trust roots, versions, ALPN,
@@ -188,9 +191,26 @@ impl TlsConnector {
     /// Bounds every handshake: one that has not completed after `timeout`
     /// fails with [`ErrorKind::TimedOut`]. `timer` is the runtime's timer
     /// (`flow_tokio::TokioTimer::shared()`, `flow_smol::SmolTimer::shared()`...).
+    /// Without this, handshakes have [`DEFAULT_HANDSHAKE_TIMEOUT`](crate::DEFAULT_HANDSHAKE_TIMEOUT) (10 s),
+    /// kept by a timer thread.
     #[must_use]
     pub fn handshake_timeout(mut self, timeout: Duration, timer: Arc<dyn Timer>) -> Self {
-        self.timeout = Some((timeout, timer));
+        self.timeout = HandshakeTimeout {
+            timeout: Some(timeout),
+            timer: Some(timer),
+        };
+        self
+    }
+
+    /// Lets handshakes take as long as the peer takes, without the
+    /// [default deadline](crate::DEFAULT_HANDSHAKE_TIMEOUT): for a caller that
+    /// bounds the whole connection itself.
+    #[must_use]
+    pub fn no_handshake_timeout(mut self) -> Self {
+        self.timeout = HandshakeTimeout {
+            timeout: None,
+            timer: None,
+        };
         self
     }
 
@@ -226,7 +246,7 @@ impl fmt::Debug for TlsConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsConnector")
             .field("alpn_protocols", &self.config.alpn_protocols)
-            .field("handshake_timeout", &self.timeout.as_ref().map(|(timeout, _)| timeout))
+            .field("handshake_timeout", &self.timeout.timeout)
             .finish_non_exhaustive()
     }
 }
@@ -362,7 +382,7 @@ impl ClientBuilder {
 #[derive(Clone)]
 pub struct TlsAcceptor {
     config: Arc<ServerConfig>,
-    timeout: Option<(Duration, Arc<dyn Timer>)>,
+    timeout: HandshakeTimeout,
 }
 
 impl TlsAcceptor {
@@ -370,7 +390,10 @@ impl TlsAcceptor {
     /// [`provider`] (`ServerConfig::builder_with_provider(flow_tls::provider()?)`)
     /// to keep aws-lc-rs out.
     pub fn new(config: Arc<ServerConfig>) -> Self {
-        TlsAcceptor { config, timeout: None }
+        TlsAcceptor {
+            config,
+            timeout: HandshakeTimeout::default(),
+        }
     }
 
     /// A builder for a server presenting `chain` (leaf first) with `key`.
@@ -396,9 +419,26 @@ impl TlsAcceptor {
 
     /// Bounds every handshake: one that has not completed after `timeout`
     /// fails with [`ErrorKind::TimedOut`]. `timer` is the runtime's timer.
+    /// Without this, handshakes have [`DEFAULT_HANDSHAKE_TIMEOUT`](crate::DEFAULT_HANDSHAKE_TIMEOUT) (10 s),
+    /// kept by a timer thread.
     #[must_use]
     pub fn handshake_timeout(mut self, timeout: Duration, timer: Arc<dyn Timer>) -> Self {
-        self.timeout = Some((timeout, timer));
+        self.timeout = HandshakeTimeout {
+            timeout: Some(timeout),
+            timer: Some(timer),
+        };
+        self
+    }
+
+    /// Lets handshakes take as long as the client takes, without the
+    /// [default deadline](crate::DEFAULT_HANDSHAKE_TIMEOUT). A server should keep
+    /// a deadline: a client that connects and stays silent holds its task.
+    #[must_use]
+    pub fn no_handshake_timeout(mut self) -> Self {
+        self.timeout = HandshakeTimeout {
+            timeout: None,
+            timer: None,
+        };
         self
     }
 
@@ -433,7 +473,7 @@ impl fmt::Debug for TlsAcceptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsAcceptor")
             .field("alpn_protocols", &self.config.alpn_protocols)
-            .field("handshake_timeout", &self.timeout.as_ref().map(|(timeout, _)| timeout))
+            .field("handshake_timeout", &self.timeout.timeout)
             .finish_non_exhaustive()
     }
 }

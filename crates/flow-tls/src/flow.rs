@@ -59,7 +59,8 @@ enum CloseState {
 ///   [`Chunk::Eof`] once the peer sent `close_notify`. An underlying end of
 ///   file *without* `close_notify` is an error of kind
 ///   [`ErrorKind::Truncated`]: an attacker (or a crashed peer) may have cut
-///   the stream, so it is not a clean end. A read is cancel-safe: when it
+///   the stream, so it is not a clean end, and later writes fail with it
+///   too (unless writing was shut down already). A read is cancel-safe: when it
 ///   returns `Pending`, no plaintext has been consumed (encrypted bytes may
 ///   have moved from the underlying flow into rustls, which keeps them).
 ///   Once `close` started (even if its future was dropped), reads return
@@ -418,6 +419,12 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
             }
             if self.transport_eof && self.incoming.is_empty() {
                 self.read = ReadState::Failed(ErrorKind::Truncated);
+                // The connection was cut, perhaps by an attacker: writing on
+                // as if nothing happened would hide that from the writer.
+                if self.plain.state() != WriteState::Shut {
+                    self.plain.fail(ErrorKind::Truncated);
+                    self.fanout.wake_write();
+                }
                 return Poll::Ready(Err(Error::with_source(
                     ErrorKind::Truncated,
                     io::Error::new(
@@ -678,14 +685,46 @@ impl<F: fmt::Debug> fmt::Debug for TlsFlow<F> {
 pub struct Handshake<F> {
     flow: Option<TlsFlow<F>>,
     error: Option<Error>,
-    timeout: Option<(Duration, Arc<dyn Timer>)>,
+    timeout: HandshakeTimeout,
     /// Started at the first poll, inside the runtime (a runtime's sleep may
     /// need its context to be created).
     deadline: Option<Sleep>,
 }
 
+/// How long a handshake may take before it fails with
+/// [`ErrorKind::TimedOut`], unless the connector or acceptor says otherwise:
+/// a peer that connects and stays silent must not hold a task for ever.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A handshake's deadline, and the timer that keeps it (none: a timer
+/// thread, so that the default holds on any executor).
+#[derive(Clone)]
+pub(crate) struct HandshakeTimeout {
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) timer: Option<Arc<dyn Timer>>,
+}
+
+impl Default for HandshakeTimeout {
+    fn default() -> Self {
+        HandshakeTimeout {
+            timeout: Some(DEFAULT_HANDSHAKE_TIMEOUT),
+            timer: None,
+        }
+    }
+}
+
+impl HandshakeTimeout {
+    fn sleep(&self) -> Option<Sleep> {
+        let timeout = self.timeout?;
+        Some(match &self.timer {
+            Some(timer) => timer.sleep(timeout),
+            None => Box::pin(futures_timer::Delay::new(timeout)),
+        })
+    }
+}
+
 impl<F> Handshake<F> {
-    pub(crate) fn new(flow: TlsFlow<F>, timeout: Option<(Duration, Arc<dyn Timer>)>) -> Self {
+    pub(crate) fn new(flow: TlsFlow<F>, timeout: HandshakeTimeout) -> Self {
         Handshake {
             flow: Some(flow),
             error: None,
@@ -698,7 +737,10 @@ impl<F> Handshake<F> {
         Handshake {
             flow: None,
             error: Some(error),
-            timeout: None,
+            timeout: HandshakeTimeout {
+                timeout: None,
+                timer: None,
+            },
             deadline: None,
         }
     }
@@ -718,9 +760,7 @@ impl<F: FlowRead + FlowWrite + Unpin> Future for Handshake<F> {
             ));
         };
         if this.deadline.is_none() {
-            if let Some((timeout, timer)) = &this.timeout {
-                this.deadline = Some(timer.sleep(*timeout));
-            }
+            this.deadline = this.timeout.sleep();
         }
         match flow.poll_handshake(cx) {
             Poll::Ready(Ok(())) => match this.flow.take() {
@@ -735,7 +775,7 @@ impl<F: FlowRead + FlowWrite + Unpin> Future for Handshake<F> {
                 if let Some(deadline) = this.deadline.as_mut() {
                     if deadline.as_mut().poll(cx).is_ready() {
                         this.flow = None;
-                        let timeout = this.timeout.as_ref().map(|(timeout, _)| *timeout).unwrap_or_default();
+                        let timeout = this.timeout.timeout.unwrap_or_default();
                         return Poll::Ready(Err(Error::new(ErrorKind::TimedOut)
                             .context(format!("the TLS handshake did not complete within {timeout:?}"))));
                     }
@@ -750,7 +790,7 @@ impl<F: fmt::Debug> fmt::Debug for Handshake<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handshake")
             .field("flow", &self.flow)
-            .field("timeout", &self.timeout.as_ref().map(|(timeout, _)| timeout))
+            .field("timeout", &self.timeout.timeout)
             .finish_non_exhaustive()
     }
 }

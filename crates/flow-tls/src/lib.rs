@@ -18,9 +18,14 @@
 //! - SNI, ALPN, client certificates (mutual TLS), and after the handshake:
 //!   the negotiated ALPN protocol, version, cipher suite and the peer's
 //!   certificates ([`TlsFlow`]).
-//! - A handshake deadline, runtime-agnostic: give the runtime's timer
-//!   ([`TlsConnector::handshake_timeout`]); a stalled peer fails with
+//! - A handshake deadline, by default: [`DEFAULT_HANDSHAKE_TIMEOUT`]
+//!   (10 s) on a timer thread, so that it holds on any executor; set your
+//!   own with the runtime's timer ([`TlsConnector::handshake_timeout`]).
+//!   A stalled peer fails with
 //!   [`ErrorKind::TimedOut`](flow_api::ErrorKind::TimedOut).
+//! - Close is bounded by the underlying flow's close deadline (see
+//!   [`TlsFlow`]); an end of file without `close_notify` fails reads and
+//!   later writes with [`ErrorKind::Truncated`](flow_api::ErrorKind::Truncated).
 //!
 //! # Features
 //!
@@ -78,4 +83,4 @@ pub use crate::config::{
     ClientBuilder, ServerBuilder, TlsAcceptor, TlsConnector, certs_from_pem, certs_from_pem_file, native_roots,
     private_key_from_pem, private_key_from_pem_file, provider, server_name,
 };
-pub use crate::flow::{Handshake, TlsFlow};
+pub use crate::flow::{DEFAULT_HANDSHAKE_TIMEOUT, Handshake, TlsFlow};

@@ -328,6 +328,12 @@ fn end_of_file_without_close_notify_is_truncated() {
             assert_eq!(io.kind(), std::io::ErrorKind::UnexpectedEof);
             assert!(err.to_string().contains("close_notify"), "{err}");
             assert_eq!(client.read().await.unwrap_err().kind(), ErrorKind::Truncated, "sticky");
+            // The cut fails the write side too, for good.
+            for _ in 0..2 {
+                let err = client.write("after the cut").await.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::Truncated, "{err}");
+            }
+            assert_eq!(client.flush().await.unwrap_err().kind(), ErrorKind::Truncated);
             // With close_notify, the same end is clean.
             let (client, server) = handshake(&connector(versions), &acceptor(versions), "localhost").await;
             let (mut client, mut server) = (client.unwrap(), server.unwrap());
@@ -391,6 +397,78 @@ fn a_stalled_handshake_times_out() {
         .await
         .unwrap();
         drop((client, server));
+    }));
+}
+
+/// With no deadline configured and no runtime timer, a silent peer still
+/// cannot hold a handshake for ever: the default deadline (10 s) fails it,
+/// on either side, here on an executor without any timer.
+#[test]
+fn handshakes_have_a_default_deadline_without_a_timer() {
+    block_on(support::within_limit(async {
+        assert_eq!(flow_tls::DEFAULT_HANDSHAKE_TIMEOUT, Duration::from_secs(10));
+        let started = std::time::Instant::now();
+        let (a, _silent_server) = flow_mem::pair();
+        let (b, _silent_client) = flow_mem::pair();
+        let (client, server) = join(
+            connector(rustls::DEFAULT_VERSIONS).connect(server_name("localhost").unwrap(), a),
+            acceptor(rustls::DEFAULT_VERSIONS).accept(b),
+        )
+        .await;
+        for err in [client.unwrap_err(), server.unwrap_err()] {
+            assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+            assert!(err.to_string().contains("within 10s"), "{err}");
+        }
+        assert!(started.elapsed() >= flow_tls::DEFAULT_HANDSHAKE_TIMEOUT);
+        // Without the deadline, a silent peer is waited for.
+        let (a, _silent) = flow_mem::pair();
+        let connect = connector(rustls::DEFAULT_VERSIONS)
+            .no_handshake_timeout()
+            .connect(server_name("localhost").unwrap(), a);
+        let waited = flow_conformance::timer::timeout(Duration::from_millis(300), connect).await;
+        assert!(waited.is_none(), "a handshake without a deadline ended early");
+    }));
+}
+
+/// A TLS close is bounded: a peer that reads `close_notify` and then neither
+/// answers nor closes holds it only until the underlying flow's close
+/// deadline, and `close_within` bounds it further.
+#[test]
+fn a_tls_close_against_a_peer_that_never_closes_is_bounded() {
+    use flow_conformance::Factory as _;
+    support::tokio_block_on(within_limit(async {
+        for bound_by in ["the close deadline", "close_within"] {
+            let (client, server) = support::TokioTcp::default().connect().await.unwrap();
+            let (client, mut server) = try_join(
+                connector(rustls::DEFAULT_VERSIONS).connect(server_name("localhost").unwrap(), client),
+                acceptor(rustls::DEFAULT_VERSIONS).accept(server),
+            )
+            .await
+            .unwrap();
+            let mut client = client;
+            let limit = Duration::from_millis(300);
+            let started = std::time::Instant::now();
+            let closing = async {
+                if bound_by == "close_within" {
+                    client.close_within(flow_tokio::TokioTimer::shared().sleep(limit)).await
+                } else {
+                    client.get_mut().set_close_timeout(Some(limit));
+                    client.close().await
+                }
+            };
+            // The server reads everything up to close_notify, then stays.
+            let silent = async {
+                assert_eq!(server.read().await.unwrap(), Chunk::Eof);
+                std::future::pending::<()>().await;
+            };
+            let err = match futures_util::future::select(Box::pin(closing), Box::pin(silent)).await {
+                futures_util::future::Either::Left((result, _)) => result.unwrap_err(),
+                futures_util::future::Either::Right(_) => unreachable!("the silent server never ends"),
+            };
+            assert_eq!(err.kind(), ErrorKind::TimedOut, "{bound_by}: {err}");
+            let took = started.elapsed();
+            assert!(took >= limit && took < limit * 10, "{bound_by}: took {took:?}");
+        }
     }));
 }
 

@@ -33,10 +33,12 @@ pub type TokioStreamFlow<S> = StreamFlow<TokioStream<S>>;
 /// queued and sent with vectored writes, half-close, backpressure, and a
 /// graceful close, all from [`StreamFlow`].
 ///
-/// The flow has no timer: its close waits for the peer as long as it takes.
-/// Bound it with [`close_within`](flow_api::FlowWriteExt::close_within), or
-/// give it the runtime's timer with [`StreamFlow::with_timer`] for the
-/// default close deadline (30 s).
+/// Its close waits for the peer at most
+/// [`DEFAULT_CLOSE_TIMEOUT`](flow_socket::DEFAULT_CLOSE_TIMEOUT) (30 s; see
+/// [`StreamFlow::set_close_timeout`]), kept by a timer thread unless you
+/// give it the runtime's timer with [`StreamFlow::with_timer`]. Bound a
+/// single close further with
+/// [`close_within`](flow_api::FlowWriteExt::close_within).
 ///
 /// ```
 /// use flow_api::prelude::*;
@@ -141,10 +143,8 @@ pub struct FuturesIoStream<S> {
 pub type FuturesIoStreamFlow<S> = StreamFlow<FuturesIoStream<S>>;
 
 /// Makes any futures-io `AsyncRead + AsyncWrite` stream a flow that keeps
-/// the contract, as [`from_tokio`] does for tokio streams. The flow has no
-/// timer: bound its close with
-/// [`close_within`](flow_api::FlowWriteExt::close_within) or
-/// [`StreamFlow::with_timer`].
+/// the contract, as [`from_tokio`] does for tokio streams, with the same
+/// default close deadline.
 ///
 /// ```
 /// use flow_api::prelude::*;

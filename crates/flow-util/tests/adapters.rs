@@ -147,3 +147,31 @@ mod metered_mem {
     use super::*;
     flow_conformance::suite! { factory: MeteredMem, block_on: futures_executor::block_on }
 }
+
+/// A flow made from a bare stream, with no runtime timer given, still keeps
+/// a close deadline (on a timer thread), here on an executor that has no
+/// timer at all: a peer that never closes cannot hold close for ever.
+#[test]
+fn a_bare_stream_flow_keeps_its_close_deadline_without_a_runtime_timer() {
+    use flow_api::prelude::*;
+    futures_executor::block_on(common::within("close against a silent peer", async {
+        for futures_io in [false, true] {
+            let (a, _silent) = tokio::io::duplex(1024);
+            let deadline = std::time::Duration::from_millis(300);
+            let started = std::time::Instant::now();
+            let err = if futures_io {
+                let mut flow = flow_util::from_futures_io(tokio_util::compat::TokioAsyncReadCompatExt::compat(a));
+                assert_eq!(flow.close_timeout(), Some(flow_socket::DEFAULT_CLOSE_TIMEOUT));
+                flow.set_close_timeout(Some(deadline));
+                flow.close().await.unwrap_err()
+            } else {
+                let mut flow = flow_util::from_tokio(a);
+                assert_eq!(flow.close_timeout(), Some(flow_socket::DEFAULT_CLOSE_TIMEOUT));
+                flow.set_close_timeout(Some(deadline));
+                flow.close().await.unwrap_err()
+            };
+            assert_eq!(err.kind(), flow_api::ErrorKind::TimedOut, "{err}");
+            assert!(started.elapsed() >= deadline, "gave up after {:?}", started.elapsed());
+        }
+    }));
+}

@@ -208,6 +208,11 @@ impl<F: Factory> Factory for TlsPairs<F> {
             .half_close(!self.tls12)
             .abort_visible(true)
     }
+
+    // The faults below TLS replay with the clause (or model case).
+    fn reseed(&self, seed: u64) {
+        self.inner.reseed(seed);
+    }
 }
 
 macro_rules! tls_factory {
@@ -232,6 +237,10 @@ macro_rules! tls_factory {
 
             fn capabilities(&self) -> Capabilities {
                 self.0.capabilities()
+            }
+
+            fn reseed(&self, seed: u64) {
+                self.0.reseed(seed);
             }
         }
     };
