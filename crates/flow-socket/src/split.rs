@@ -4,13 +4,13 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::PoisonError;
 use std::task::{Context, Poll, Waker, ready};
 
 use bytes::{Bytes, BytesMut};
 use flow_api::{Chunk, Error, ErrorKind, FlowRead, FlowWrite, WriteError};
 
+use crate::sync::{Arc, AtomicBool, Mutex, MutexGuard, Ordering};
 use crate::{ReadState, StreamFlow, Transport};
 
 /// What the halves tell each other, at the few moments that matter to the
