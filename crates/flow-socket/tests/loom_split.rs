@@ -101,7 +101,11 @@ fn close_waits_for_the_read_half_to_see_the_end() {
             // Still there while the write half closes: it is not gone.
             (end, reader)
         });
-        assert_eq!(close(writer), Ok(0), "the write half drained although the read half read");
+        assert_eq!(
+            close(writer),
+            Ok(0),
+            "the write half drained although the read half read"
+        );
         let joined = read_half.join().map(|(end, _reader)| end);
         assert_eq!(joined.ok(), Some(Ok(Chunk::Eof)));
     });
@@ -113,7 +117,10 @@ fn close_drains_once_the_read_half_is_dropped() {
         let (reader, writer) = halves();
         let read_half = thread::spawn(move || drop(reader));
         let recvs = close(writer);
-        assert!(matches!(recvs, Ok(n) if n > 0), "the write half did not drain: {recvs:?}");
+        assert!(
+            matches!(recvs, Ok(n) if n > 0),
+            "the write half did not drain: {recvs:?}"
+        );
         assert!(read_half.join().is_ok());
     });
 }
@@ -127,7 +134,10 @@ fn close_drains_once_the_read_half_shut_down() {
             (shut, reader)
         });
         let recvs = close(writer);
-        assert!(matches!(recvs, Ok(n) if n > 0), "the write half did not drain: {recvs:?}");
+        assert!(
+            matches!(recvs, Ok(n) if n > 0),
+            "the write half did not drain: {recvs:?}"
+        );
         let joined = read_half.join().map(|(shut, _reader)| shut);
         assert_eq!(joined.ok(), Some(Ok(())));
     });
