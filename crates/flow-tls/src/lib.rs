@@ -69,6 +69,7 @@
 
 mod config;
 mod flow;
+mod sync;
 mod wakers;
 
 pub use rustls;
