@@ -10,7 +10,10 @@
 //! - `release <major|minor|patch|X.Y.Z> [--execute]`: see `release.rs`.
 //! - `deny`: `cargo deny check licenses bans sources`, installing cargo-deny
 //!   when missing; `deny advisories` for the advisory database (network).
+//! - `loom [--deep]`: the loom models of the locks and atomics that
+//!   coordinate tasks; see `loom.rs`.
 
+mod loom;
 mod metadata;
 mod release;
 mod tidy;
@@ -22,7 +25,7 @@ use std::time::Instant;
 use lexopt::{Arg, Parser, ValueExt};
 
 const USAGE: &str = "usage: cargo xtask <command>
-  ci [--only STEP,...]     fmt, clippy (per package), test, third-party, features (of the facade), doc, deny, tidy, bench
+  ci [--only STEP,...]     fmt, clippy (per package), test, third-party, features (of the facade), doc, deny, tidy, bench, loom
   conformance [--deep] [--backend NAME]... [--clause N|NAME]... [--list]
                            the conformance matrix, also in target/conformance/;
                            --deep: 10,000 model cases per backend and variant
@@ -30,6 +33,7 @@ const USAGE: &str = "usage: cargo xtask <command>
                            every backend against the raw runtime, as ratios
   tidy                     workspace conventions
   deny [advisories]        cargo deny check licenses bans sources (or advisories)
+  loom [--deep]            the loom models (RUSTFLAGS=\"--cfg loom\"); --deep: 6 preemptions, not 3
   release <major|minor|patch|X.Y.Z> [--execute] [--no-publish] [--no-verify] [--branch NAME]
                            a dry run unless --execute";
 
@@ -45,6 +49,7 @@ fn main() -> ExitCode {
         Task::Bench(options) => bench(&root, &options),
         Task::Tidy => tidy_command(&root),
         Task::Deny { advisories } => deny(&root, advisories),
+        Task::Loom { deep } => loom::run(&root, deep),
         Task::Release(options) => release::release(&root, &options),
     });
     match result {
@@ -69,6 +74,10 @@ enum Task {
     Tidy,
     Deny {
         advisories: bool,
+    },
+    /// `--deep`: a higher preemption bound.
+    Loom {
+        deep: bool,
     },
     Release(release::Options),
 }
@@ -174,6 +183,9 @@ fn parse(mut args: Parser) -> Result<Task, String> {
             }
             Task::Deny { advisories }
         }
+        "loom" => Task::Loom {
+            deep: loom::parse(args)?,
+        },
         "release" => Task::Release(release::parse(args)?),
         other => return Err(format!("unknown command {other:?}; try `cargo xtask help`")),
     };
@@ -286,6 +298,7 @@ const CI_STEPS: &[&str] = &[
     "deny",
     "tidy",
     "bench",
+    "loom",
 ];
 
 /// The backend written outside the workspace, as a third party writes one
@@ -392,6 +405,7 @@ fn ci(root: &Path, only: &[String]) -> Result<(), String> {
             }
             "deny" => deny(root, false)?,
             "tidy" => tidy_command(root)?,
+            "loom" => loom::run(root, false)?,
             _ => bench(
                 root,
                 &BenchOptions {
@@ -631,6 +645,14 @@ mod tests {
         assert_eq!(parsed(&["tidy"]), Ok(Task::Tidy));
         assert_eq!(parsed(&["deny"]), Ok(Task::Deny { advisories: false }));
         assert_eq!(parsed(&["deny", "advisories"]), Ok(Task::Deny { advisories: true }));
+        assert_eq!(parsed(&["loom"]), Ok(Task::Loom { deep: false }));
+        assert_eq!(parsed(&["loom", "--deep"]), Ok(Task::Loom { deep: true }));
+        assert_eq!(
+            parsed(&["ci", "--only", "loom"]),
+            Ok(Task::Ci {
+                only: vec!["loom".into()]
+            })
+        );
         assert!(matches!(parsed(&["release", "patch"]), Ok(Task::Release(_))));
     }
 
@@ -655,6 +677,7 @@ mod tests {
             ),
             (&["tidy", "--fix"], "unknown option --fix for `cargo xtask tidy`"),
             (&["deny", "bans"], "deny: unknown check \"bans\""),
+            (&["loom", "--quick"], "unknown option --quick for `cargo xtask loom`"),
             (
                 &["release", "patch", "--publish"],
                 "unknown option --publish for `cargo xtask release`",

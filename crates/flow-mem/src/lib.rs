@@ -34,6 +34,7 @@
 mod faulty;
 mod pair;
 mod scripted;
+mod sync;
 
 pub use crate::faulty::{FaultConfig, Faulty};
 pub use crate::pair::{DEFAULT_CAPACITY, MemFlow, pair, pair_with_capacity};

@@ -3,10 +3,12 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::PoisonError;
 use std::task::{Context, Poll, Waker};
 
 use flow_api::{Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite, WriteError};
+
+use crate::sync::{Arc, Mutex, MutexGuard};
 
 /// The default buffer bound of [`pair`]: 64 KiB queued per direction.
 pub const DEFAULT_CAPACITY: usize = 64 * 1024;

@@ -44,6 +44,7 @@ mod transport;
 
 mod net;
 mod split;
+mod sync;
 
 #[cfg(unix)]
 pub use crate::net::{Accepted as UnixAccepted, UnixFlow, UnixListener};

@@ -4,13 +4,13 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::PoisonError;
 use std::task::{Context, Poll, Waker, ready};
 
 use bytes::{Bytes, BytesMut};
 use flow_api::{Chunk, Error, ErrorKind, FlowRead, FlowWrite, WriteError};
 
+use crate::sync::{Arc, AtomicBool, Mutex, MutexGuard, Ordering};
 use crate::{ReadState, StreamFlow, Transport};
 
 /// What the halves tell each other, at the few moments that matter to the
@@ -251,8 +251,14 @@ impl<S: Transport> FlowWrite for OwnedWriteHalf<S> {
                     }
                 },
                 CloseStep::AwaitRemote => {
-                    let reader_gone = this.link.reader_gone.load(Ordering::Acquire);
                     let mut state = this.link.lock();
+                    // Read under the lock: the read half sets the flag before
+                    // it takes the lock to wake the closer, so either the flag
+                    // is seen here or the waker registered here is woken.
+                    // Read before the lock, the flag could be set and the
+                    // closer woken (there was none yet) in between: a close
+                    // waiting for a read half that is gone.
+                    let reader_gone = this.link.reader_gone.load(Ordering::Acquire);
                     if state.remote_finished {
                         drop(state);
                         this.close = CloseStep::Done;

@@ -74,6 +74,7 @@
 
 mod config;
 mod flow;
+mod sync;
 mod wakers;
 
 pub use rustls;

@@ -9,8 +9,10 @@
 //! and it wakes the reader and the writer of the TLS flow alike: a spurious
 //! wake-up costs one poll, a lost one a hang.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError};
 use std::task::{Wake, Waker};
+
+use crate::sync::Mutex;
 
 #[derive(Debug, Default)]
 pub(crate) struct Fanout {

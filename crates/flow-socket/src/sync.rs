@@ -1,0 +1,12 @@
+//! The synchronisation primitives that coordinate the halves of a split
+//! flow: std's, or loom's under `--cfg loom`, so that the loom models
+//! (`tests/loom_split.rs`) check the very code the halves run.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicBool, Ordering};
+#[cfg(loom)]
+pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicBool, Ordering};
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
