@@ -1474,6 +1474,50 @@ async fn check_read_after_close<F: Factory>(cx: &Cx<'_, F>) -> Check {
             b.close().await.doing("remote close")
         }),
     )
+    .await?;
+
+    // A close that started and was dropped while it waited for the remote
+    // still ends reads: what arrives is the close's to discard.
+    let started = Signal::new();
+    let sent = Signal::new();
+    let (started_b, sent_a) = (Arc::clone(&started), Arc::clone(&sent));
+    cx.pair(
+        program(move |mut a: F::Client| async move {
+            {
+                let mut close = Box::pin(a.close());
+                let first = futures_util::poll!(close.as_mut());
+                if let std::task::Poll::Ready(Err(e)) = first {
+                    return Err(Fail::Failed(format!("close, first poll: {e}")));
+                }
+            }
+            started.set();
+            sent_a.wait().await;
+            for i in 0..3 {
+                match a.read().await {
+                    Ok(Chunk::Eof) => {}
+                    Ok(Chunk::Data(d)) => {
+                        return Err(Fail::Failed(format!(
+                            "read {i} after a close whose future was dropped returned {} bytes the remote \
+                             sent after the close started",
+                            d.len()
+                        )));
+                    }
+                    Err(e) => {
+                        return Err(Fail::Failed(format!(
+                            "read {i} after a close whose future was dropped: expected end of file, got {e}"
+                        )));
+                    }
+                }
+            }
+            a.close().await.doing("close, called again after its first future was dropped")
+        }),
+        program(move |mut b: F::Server| async move {
+            started_b.wait().await;
+            b.write(pattern.chunk(0, 20_000)).await.doing("write to a closing peer")?;
+            sent.set();
+            b.close().await.doing("remote close")
+        }),
+    )
     .await
 }
 

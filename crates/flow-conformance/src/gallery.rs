@@ -246,6 +246,13 @@ defects! {
     /// hung).
     CloseWaitsForRoom = "close-waits-for-room", None,
         "close sends its queued buffers as the peer makes room, discarding nothing meanwhile, so two ends closing at once with full buffers wait for ever.";
+    /// close signals the end of writes, then reads and drops what the peer
+    /// sends until its end, and shuts reading down only once that came: a
+    /// close whose future is dropped while it waits leaves reads returning
+    /// what the peer sends after the close started (flow-socket's engine
+    /// did this).
+    ReadsAfterDroppedClose = "reads-after-dropped-close", None,
+        "a close whose future was dropped while it waited leaves reads open, returning what the peer sends after the close started.";
     /// A second close fails with an error of kind `Closed` instead of
     /// succeeding at once.
     SecondCloseFails = "second-close-fails", None,
@@ -933,6 +940,23 @@ impl BrokenFlow {
         Poll::Ready(Ok(()))
     }
 
+    /// `ReadsAfterDroppedClose`: signals the end of writes, then discards
+    /// through the ordinary read path until the peer's end; the inner
+    /// close (which shuts reading down) comes only then.
+    fn close_reading_until_eof(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if !self.closed {
+            ready!(self.inner().poll_shutdown_write(cx))?;
+            loop {
+                match ready!(self.inner().poll_read(cx)) {
+                    Ok(Chunk::Data(_)) => {}
+                    // An abort: the inner close reports it.
+                    Ok(Chunk::Eof) | Err(_) => break,
+                }
+            }
+        }
+        self.inner().poll_close(cx)
+    }
+
     /// `CloseWaitsWithoutFin`: waits for the peer's end of writes, discarding
     /// its data, without signalling ours; then closes.
     fn close_without_fin(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
@@ -1226,6 +1250,7 @@ impl FlowWrite for BrokenFlow {
                 return Poll::Ready(Err(not_connected("close")));
             }
             Defect::CloseWaitsWithoutFin => this.close_without_fin(cx),
+            Defect::ReadsAfterDroppedClose => this.close_reading_until_eof(cx),
             Defect::CloseDoesNotWait => {
                 if !this.closed {
                     ready!(this.inner().poll_shutdown_write(cx))?;

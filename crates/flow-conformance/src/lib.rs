@@ -252,7 +252,7 @@ clause_table! {
     AbortDeliversInFlight = 26, "c26_abort_delivers_in_flight", abort_delivers_in_flight, 30, tasks: true, faults: true, "An end dropped with data in flight: the peer reads that data first, then an end that stays put.";
     CloseAfterPeerAbort = 27, "c27_close_after_peer_abort", close_after_peer_abort, 30, tasks: true, faults: true, "close after the peer aborted completes, with success or a reset, and never hangs.";
     WriteErrorSticky = 28, "c28_write_error_sticky", write_error_sticky, 30, tasks: true, faults: true, "After a write fails, later writes and flushes fail too: no data is silently dropped.";
-    ReadAfterClose = 29, "c29_read_after_close", read_after_close, 30, tasks: true, faults: true, "Reads after close return end of file, even while the remote still had data in flight.";
+    ReadAfterClose = 29, "c29_read_after_close", read_after_close, 30, tasks: true, faults: true, "Reads after close return end of file, even while the remote still had data in flight, and after a close whose future was dropped.";
     FloodAfterShutdownRead = 30, "c30_flood_after_shutdown_read", flood_after_shutdown_read, 60, tasks: true, faults: true, "A peer writing far more than any buffer after shutdown(Read) does not hang.";
     CancelWrites = 31, "c31_cancel_writes", cancel_writes, 60, tasks: false, faults: true, "write, writev, flush, shutdown and close cancelled at any poll: buffers go out whole or not at all, and calling again resumes.";
 }

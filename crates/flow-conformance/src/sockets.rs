@@ -72,6 +72,7 @@ pub struct Joined<R, W> {
     read: R,
     write: W,
     read_over: bool,
+    closing: bool,
 }
 
 impl<R, W> Joined<R, W> {
@@ -81,12 +82,17 @@ impl<R, W> Joined<R, W> {
             read,
             write,
             read_over: false,
+            closing: false,
         }
     }
 }
 
 impl<R: FlowRead + Unpin, W: Unpin> FlowRead for Joined<R, W> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Chunk, Error>> {
+        if self.closing {
+            // As a whole flow: once close started, what arrives is its to discard.
+            return Poll::Ready(Ok(Chunk::Eof));
+        }
         Pin::new(&mut self.read).poll_read(cx)
     }
 
@@ -114,6 +120,7 @@ impl<R: FlowRead + Unpin, W: FlowWrite + Unpin> FlowWrite for Joined<R, W> {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         let this = self.get_mut();
+        this.closing = true;
         while !this.read_over {
             match Pin::new(&mut this.read).poll_read(cx) {
                 Poll::Ready(Ok(Chunk::Data(_))) => {}

@@ -80,6 +80,7 @@ gallery_tests! {
     close_drops_unflushed => "close-drops-unflushed",
     drop_loses_flushed => "drop-loses-flushed",
     close_waits_for_room => "close-waits-for-room",
+    reads_after_dropped_close => "reads-after-dropped-close",
     second_close_fails => "second-close-fails",
     close_hangs_after_abort => "close-hangs-after-abort",
     shutdown_read_noop => "shutdown-read-noop",

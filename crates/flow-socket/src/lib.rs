@@ -340,6 +340,12 @@ impl<T: Transport> StreamFlow<T> {
     }
 
     fn poll_read_some(&mut self, cx: &mut Context<'_>) -> Poll<Result<Chunk, Error>> {
+        if self.close != CloseState::Open {
+            // Once close started, even if its future was dropped, what
+            // arrives is the close's to discard: a read here would hand out
+            // bytes from the middle of what it drops.
+            return Poll::Ready(Ok(Chunk::Eof));
+        }
         loop {
             match self.read {
                 ReadState::Eof | ReadState::Discarding | ReadState::Shut | ReadState::ShutFailed(_) => {
