@@ -18,6 +18,9 @@ use bytes::Bytes;
 
 pub mod tls;
 
+#[cfg(test)]
+mod seeds;
+
 /// Polls that one operation may take before it counts as hung.
 pub const POLL_BUDGET: usize = 100_000;
 
