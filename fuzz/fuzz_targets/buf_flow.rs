@@ -143,10 +143,14 @@ impl Run<'_> {
             code @ (3 | 4) => {
                 let got = if code == 3 {
                     self.log.push(format!("read_some({max})"));
-                    self.driver.finish("read_some", self.channel.read_some(max)).map_err(|e| e.to_string())
+                    self.driver
+                        .finish("read_some", self.channel.read_some(max))
+                        .map_err(|e| e.to_string())
                 } else {
                     self.log.push("read".into());
-                    self.driver.finish("read", self.channel.read()).map_err(|e| e.to_string())
+                    self.driver
+                        .finish("read", self.channel.read())
+                        .map_err(|e| e.to_string())
                 };
                 let rest = self.reference.rest();
                 match got {
@@ -256,7 +260,9 @@ fuzz_target!(|data: &[u8]| {
     run.log.push("read_to_end".into());
     loop {
         match run.driver.finish("read", run.channel.read()) {
-            Ok(Chunk::Data(bytes)) if !bytes.is_empty() && run.reference.rest().starts_with(&bytes) => run.reference.pos += bytes.len(),
+            Ok(Chunk::Data(bytes)) if !bytes.is_empty() && run.reference.rest().starts_with(&bytes) => {
+                run.reference.pos += bytes.len()
+            }
             Ok(Chunk::Eof) if run.reference.rest().is_empty() => break,
             other => run.fail(&format!("reading what is left: got {other:?}")),
         }

@@ -121,7 +121,8 @@ impl ByteStream for ScriptedStream {
 
     fn poll_write_vectored(&mut self, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
         if self.write_shut {
-            self.violations.push("a write after the stream's write side was shut".into());
+            self.violations
+                .push("a write after the stream's write side was shut".into());
         }
         let total: usize = bufs.iter().map(|b| b.len()).sum();
         let behaviour = self.next();
@@ -219,7 +220,11 @@ impl Run {
     }
 
     fn fail(&self, why: &str) -> ! {
-        panic!("contract violation: {why}\n  operations: {}\n  flow: {:?}", self.log.join(" "), self.flow);
+        panic!(
+            "contract violation: {why}\n  operations: {}\n  flow: {:?}",
+            self.log.join(" "),
+            self.flow
+        );
     }
 
     fn check_stream(&self) {
@@ -310,7 +315,9 @@ impl Run {
             Ok(_) => {}
             Err(WriteError::Closed) if m.write_shut || m.closed => {}
             Err(err) if m.write_shut || m.closed => {
-                self.fail(&format!("{what} after shutdown(Write) or close: expected Closed, got {err}"));
+                self.fail(&format!(
+                    "{what} after shutdown(Write) or close: expected Closed, got {err}"
+                ));
             }
             Err(_) if m.write_failed => {}
             Err(_) if self.any_write_error_given() => self.model.write_failed = true,
@@ -344,9 +351,10 @@ impl Run {
 
     fn ready(&mut self) -> bool {
         let flow = &mut self.flow;
-        let result = self
-            .driver
-            .finish("poll_write_ready", std::future::poll_fn(|cx| Pin::new(&mut *flow).poll_write_ready(cx)));
+        let result = self.driver.finish(
+            "poll_write_ready",
+            std::future::poll_fn(|cx| Pin::new(&mut *flow).poll_write_ready(cx)),
+        );
         let ok = result.is_ok();
         self.check_write("poll_write_ready", &result);
         ok
@@ -455,7 +463,8 @@ impl Run {
             }
             code @ (2 | 3) => {
                 let len = size(arg(), 512 * 1024);
-                self.log.push(format!("{}({len})", if code == 2 { "write" } else { "feed" }));
+                self.log
+                    .push(format!("{}({len})", if code == 2 { "write" } else { "feed" }));
                 if self.ready() && self.start_write(self.next_buf(len)) && code == 2 {
                     self.flush(false);
                 }

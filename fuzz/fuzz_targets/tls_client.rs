@@ -27,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
         panic!("localhost is a server name");
     };
     if flags & 4 != 0 {
-        let peer = Faulty::new(peer, FaultConfig::new(u64::from(seed)).max_chunk(1 + usize::from(flags >> 3)));
+        let peer = Faulty::new(
+            peer,
+            FaultConfig::new(u64::from(seed)).max_chunk(1 + usize::from(flags >> 3)),
+        );
         tls::exercise(&driver, driver.finish("handshake", connector.connect(name, peer)));
     } else {
         tls::exercise(&driver, driver.finish("handshake", connector.connect(name, peer)));

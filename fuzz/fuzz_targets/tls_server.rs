@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
     let acceptor = tls::acceptor(flags & 3);
     let driver = Driver::default();
     if flags & 4 != 0 {
-        let peer = Faulty::new(peer, FaultConfig::new(u64::from(seed)).max_chunk(1 + usize::from(flags >> 3)));
+        let peer = Faulty::new(
+            peer,
+            FaultConfig::new(u64::from(seed)).max_chunk(1 + usize::from(flags >> 3)),
+        );
         tls::exercise(&driver, driver.finish("handshake", acceptor.accept(peer)));
     } else {
         tls::exercise(&driver, driver.finish("handshake", acceptor.accept(peer)));

@@ -48,20 +48,41 @@ fn write_seed_corpora() {
         assert!(!hello.is_empty(), "the client sent no hello");
         let flight = server_flight(variant, hello.clone());
         assert!(!flight.is_empty(), "the server sent nothing");
-        write("tls_server", &format!("hello-{variant}"), &with_header(&[variant, 0, 255, 255, 255, 255], &hello));
-        write("tls_client", &format!("flight-{variant}"), &with_header(&[variant, 0, 255, 255, 255, 255], &flight));
+        write(
+            "tls_server",
+            &format!("hello-{variant}"),
+            &with_header(&[variant, 0, 255, 255, 255, 255], &hello),
+        );
+        write(
+            "tls_client",
+            &format!("flight-{variant}"),
+            &with_header(&[variant, 0, 255, 255, 255, 255], &flight),
+        );
         if variant == 0 {
             let split = [4 | variant, 7, 4, 0, 100, 255];
             write("tls_server", "hello-split-faulty", &with_header(&split, &hello));
             write("tls_client", "flight-split-faulty", &with_header(&split, &flight));
         }
     }
-    write("tls_client", "garbage", &with_header(&[0, 0, 2, 2, 2, 2], b"\x16\x03\x03\x00\x02\x02\x28"));
+    write(
+        "tls_client",
+        "garbage",
+        &with_header(&[0, 0, 2, 2, 2, 2], b"\x16\x03\x03\x00\x02\x02\x28"),
+    );
 
     // buf_flow: flags, fault seed, 4 chunk sizes, number of operations,
     // 3 bytes each (code, a, b), then the data.
     let text = b"HELO there\r\nsecond line\nrecord;next;\0binary\r\n\r\nno end";
-    let ops: &[[u8; 3]] = &[[0, 64, 0], [0, 5, 0], [1, 16, 1], [1, 16, 1], [2, 3, 0], [3, 4, 0], [4, 0, 0], [0, 64, 0]];
+    let ops: &[[u8; 3]] = &[
+        [0, 64, 0],
+        [0, 5, 0],
+        [1, 16, 1],
+        [1, 16, 1],
+        [2, 3, 0],
+        [3, 4, 0],
+        [4, 0, 0],
+        [0, 64, 0],
+    ];
     let ops: Vec<u8> = ops.iter().flatten().copied().collect();
     let buf = |flags: u8, sizes: [u8; 4], ops: &[u8]| {
         let mut input = vec![flags, 3];
@@ -74,7 +95,15 @@ fn write_seed_corpora() {
     write("buf_flow", "lines-whole", &buf(0, [255; 4], &ops));
     write("buf_flow", "lines-bytewise", &buf(0, [0; 4], &ops));
     write("buf_flow", "lines-faulty", &buf(1 | (3 << 1), [2, 0, 9, 255], &ops));
-    let writes: &[[u8; 3]] = &[[5, 10, 0], [6, 3, 0], [7, 200, 2], [9, 0, 0], [5, 255, 3], [8, 0, 0], [0, 2, 0]];
+    let writes: &[[u8; 3]] = &[
+        [5, 10, 0],
+        [6, 3, 0],
+        [7, 200, 2],
+        [9, 0, 0],
+        [5, 255, 3],
+        [8, 0, 0],
+        [0, 2, 0],
+    ];
     let writes: Vec<u8> = writes.iter().flatten().copied().collect();
     write("buf_flow", "writes", &buf(0, [3, 0, 7, 1], &writes));
 
@@ -93,14 +122,26 @@ fn write_seed_corpora() {
     write("engine", "mixed", &engine(0, &ops, &behaviour));
     write("engine", "mixed-unix", &engine(1, &ops, &behaviour));
     // shutdown(Read) while the stream sends, then writes, then close.
-    write("engine", "discard", &engine(0, &[8, 2, 0x90, 12, 11], &[31 << 3, 31 << 3, 4, 31 << 3, 7]));
+    write(
+        "engine",
+        "discard",
+        &engine(0, &[8, 2, 0x90, 12, 11], &[31 << 3, 31 << 3, 4, 31 << 3, 7]),
+    );
     // A write error, then writes that must keep failing.
-    write("engine", "write-error", &engine(0, &[2, 0x30, 2, 0x30, 6, 5, 9], &[1 << 3, 6, 4, 0, 7]));
+    write(
+        "engine",
+        "write-error",
+        &engine(0, &[2, 0x30, 2, 0x30, 6, 5, 9], &[1 << 3, 6, 4, 0, 7]),
+    );
     // Backpressure: feeds past the high-water mark while the stream is slow.
     write(
         "engine",
         "backpressure",
-        &engine(0, &[3, 0xf0, 3, 0xf0, 3, 0xf0, 12, 3, 0xf0, 6], &[4, 1 << 3, 4, 2 << 3, 4, 31 << 3]),
+        &engine(
+            0,
+            &[3, 0xf0, 3, 0xf0, 3, 0xf0, 12, 3, 0xf0, 6],
+            &[4, 1 << 3, 4, 2 << 3, 4, 31 << 3],
+        ),
     );
 
     // mem_model: flags (faults, capacity), 8 seed bytes, then steps: a
@@ -126,7 +167,9 @@ fn write_seed_corpora() {
     write("mem_model", "half-close", &model(0, 1));
     write("mem_model", "half-close-faulty", &model(1, 2));
     write("mem_model", "half-close-tiny-buffer", &model(1 << 1, 3));
-    let abort = [a_start, 30, 0xa0, a_start, 95, b_start, 0, b_poll, b_start, 0, b_start, 84];
+    let abort = [
+        a_start, 30, 0xa0, a_start, 95, b_start, 0, b_poll, b_start, 0, b_start, 84,
+    ];
     let mut input = vec![1 | (4 << 1), 4, 0, 0, 0, 0, 0, 0, 0];
     input.extend_from_slice(&abort);
     write("mem_model", "drop-with-data", &input);

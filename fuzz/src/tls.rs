@@ -78,10 +78,14 @@ pub fn connector(variant: u8) -> Arc<TlsConnector> {
     let all = CONNECTORS.get_or_init(|| {
         (0..4)
             .map(|v| {
-                let mut builder = TlsConnector::builder().root_certificates(roots()).protocol_versions(versions(v));
+                let mut builder = TlsConnector::builder()
+                    .root_certificates(roots())
+                    .protocol_versions(versions(v));
                 if v == 3 {
                     let (cert, der) = &pki().client;
-                    builder = builder.alpn_protocols(["h2", "http/1.1"]).client_auth_cert(vec![cert.clone()], key(der));
+                    builder = builder
+                        .alpn_protocols(["h2", "http/1.1"])
+                        .client_auth_cert(vec![cert.clone()], key(der));
                 }
                 match builder.build() {
                     Ok(connector) => Arc::new(connector),

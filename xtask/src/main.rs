@@ -10,7 +10,10 @@
 //! - `release <major|minor|patch|X.Y.Z> [--execute]`: see `release.rs`.
 //! - `deny`: `cargo deny check licenses bans sources`, installing cargo-deny
 //!   when missing; `deny advisories` for the advisory database (network).
+//! - `fuzz [--seconds N] [TARGET]`: the fuzz targets in `fuzz/`, each for a
+//!   fixed time, with cargo-fuzz on nightly; see `fuzz.rs`.
 
+mod fuzz;
 mod metadata;
 mod release;
 mod tidy;
@@ -22,7 +25,7 @@ use std::time::Instant;
 use lexopt::{Arg, Parser, ValueExt};
 
 const USAGE: &str = "usage: cargo xtask <command>
-  ci [--only STEP,...]     fmt, clippy (per package), test, third-party, features (of the facade), doc, deny, tidy, bench
+  ci [--only STEP,...]     fmt, clippy (per package), test, third-party, features (of the facade), doc, deny, tidy, bench, fuzz
   conformance [--deep] [--backend NAME]... [--clause N|NAME]... [--list]
                            the conformance matrix, also in target/conformance/;
                            --deep: 10,000 model cases per backend and variant
@@ -30,6 +33,9 @@ const USAGE: &str = "usage: cargo xtask <command>
                            every backend against the raw runtime, as ratios
   tidy                     workspace conventions
   deny [advisories]        cargo deny check licenses bans sources (or advisories)
+  fuzz [--seconds N] [TARGET]
+                           every fuzz target (or TARGET) for N seconds each (default 30),
+                           with cargo-fuzz on nightly; crashes go to fuzz/artifacts/
   release <major|minor|patch|X.Y.Z> [--execute] [--no-publish] [--no-verify] [--branch NAME]
                            a dry run unless --execute";
 
@@ -45,6 +51,7 @@ fn main() -> ExitCode {
         Task::Bench(options) => bench(&root, &options),
         Task::Tidy => tidy_command(&root),
         Task::Deny { advisories } => deny(&root, advisories),
+        Task::Fuzz(options) => fuzz::fuzz(&root, &options),
         Task::Release(options) => release::release(&root, &options),
     });
     match result {
@@ -70,6 +77,7 @@ enum Task {
     Deny {
         advisories: bool,
     },
+    Fuzz(fuzz::Options),
     Release(release::Options),
 }
 
@@ -174,6 +182,7 @@ fn parse(mut args: Parser) -> Result<Task, String> {
             }
             Task::Deny { advisories }
         }
+        "fuzz" => Task::Fuzz(fuzz::parse(args)?),
         "release" => Task::Release(release::parse(args)?),
         other => return Err(format!("unknown command {other:?}; try `cargo xtask help`")),
     };
@@ -286,6 +295,7 @@ const CI_STEPS: &[&str] = &[
     "deny",
     "tidy",
     "bench",
+    "fuzz",
 ];
 
 /// The backend written outside the workspace, as a third party writes one
@@ -392,6 +402,13 @@ fn ci(root: &Path, only: &[String]) -> Result<(), String> {
             }
             "deny" => deny(root, false)?,
             "tidy" => tidy_command(root)?,
+            "fuzz" => fuzz::fuzz(
+                root,
+                &fuzz::Options {
+                    seconds: Some(fuzz::CI_SECONDS),
+                    target: None,
+                },
+            )?,
             _ => bench(
                 root,
                 &BenchOptions {
@@ -632,6 +649,20 @@ mod tests {
         assert_eq!(parsed(&["deny"]), Ok(Task::Deny { advisories: false }));
         assert_eq!(parsed(&["deny", "advisories"]), Ok(Task::Deny { advisories: true }));
         assert!(matches!(parsed(&["release", "patch"]), Ok(Task::Release(_))));
+        assert_eq!(parsed(&["fuzz"]), Ok(Task::Fuzz(fuzz::Options::default())));
+        assert_eq!(
+            parsed(&["fuzz", "--seconds", "5", "engine"]),
+            Ok(Task::Fuzz(fuzz::Options {
+                seconds: Some(5),
+                target: Some("engine".into()),
+            }))
+        );
+        assert_eq!(
+            parsed(&["ci", "--only", "fuzz"]),
+            Ok(Task::Ci {
+                only: vec!["fuzz".into()]
+            })
+        );
     }
 
     #[test]
@@ -655,6 +686,9 @@ mod tests {
             ),
             (&["tidy", "--fix"], "unknown option --fix for `cargo xtask tidy`"),
             (&["deny", "bans"], "deny: unknown check \"bans\""),
+            (&["fuzz", "--seconds", "0"], "--seconds needs a number, at least 1"),
+            (&["fuzz", "tls"], "fuzz: unknown target \"tls\""),
+            (&["fuzz", "--quick"], "unknown option --quick for `cargo xtask fuzz`"),
             (
                 &["release", "patch", "--publish"],
                 "unknown option --publish for `cargo xtask release`",
