@@ -24,7 +24,7 @@ pub(crate) const DEFAULT_SECONDS: u64 = 30;
 
 /// Seconds per target in `cargo xtask ci`: with the build, every target
 /// together stays within about four minutes.
-pub(crate) const CI_SECONDS: u64 = 25;
+pub(crate) const CI_SECONDS: u64 = 15;
 
 /// Seconds one input may take before libFuzzer reports it as a hang.
 const INPUT_TIMEOUT: u64 = 30;
