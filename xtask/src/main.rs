@@ -12,7 +12,10 @@
 //!   when missing; `deny advisories` for the advisory database (network).
 //! - `loom [--deep]`: the loom models of the locks and atomics that
 //!   coordinate tasks; see `loom.rs`.
+//! - `fuzz [--seconds N] [TARGET]`: the fuzz targets in `fuzz/`, each for a
+//!   fixed time, with cargo-fuzz on nightly; see `fuzz.rs`.
 
+mod fuzz;
 mod loom;
 mod metadata;
 mod release;
@@ -25,7 +28,7 @@ use std::time::Instant;
 use lexopt::{Arg, Parser, ValueExt};
 
 const USAGE: &str = "usage: cargo xtask <command>
-  ci [--only STEP,...]     fmt, clippy (per package), test, third-party, features (of the facade), doc, deny, tidy, bench, loom
+  ci [--only STEP,...]     fmt, clippy (per package), test, third-party, features (of the facade), doc, deny, tidy, bench, loom, fuzz
   conformance [--deep] [--backend NAME]... [--clause N|NAME]... [--list]
                            the conformance matrix, also in target/conformance/;
                            --deep: 10,000 model cases per backend and variant
@@ -34,6 +37,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   tidy                     workspace conventions
   deny [advisories]        cargo deny check licenses bans sources (or advisories)
   loom [--deep]            the loom models (RUSTFLAGS=\"--cfg loom\"); --deep: 6 preemptions, not 3
+  fuzz [--seconds N] [TARGET]
+                           every fuzz target (or TARGET) for N seconds each (default 30),
+                           with cargo-fuzz on nightly; crashes go to fuzz/artifacts/
   release <major|minor|patch|X.Y.Z> [--execute] [--no-publish] [--no-verify] [--branch NAME]
                            a dry run unless --execute";
 
@@ -50,6 +56,7 @@ fn main() -> ExitCode {
         Task::Tidy => tidy_command(&root),
         Task::Deny { advisories } => deny(&root, advisories),
         Task::Loom { deep } => loom::run(&root, deep),
+        Task::Fuzz(options) => fuzz::fuzz(&root, &options),
         Task::Release(options) => release::release(&root, &options),
     });
     match result {
@@ -79,6 +86,7 @@ enum Task {
     Loom {
         deep: bool,
     },
+    Fuzz(fuzz::Options),
     Release(release::Options),
 }
 
@@ -186,6 +194,7 @@ fn parse(mut args: Parser) -> Result<Task, String> {
         "loom" => Task::Loom {
             deep: loom::parse(args)?,
         },
+        "fuzz" => Task::Fuzz(fuzz::parse(args)?),
         "release" => Task::Release(release::parse(args)?),
         other => return Err(format!("unknown command {other:?}; try `cargo xtask help`")),
     };
@@ -299,6 +308,7 @@ const CI_STEPS: &[&str] = &[
     "tidy",
     "bench",
     "loom",
+    "fuzz",
 ];
 
 /// The backend written outside the workspace, as a third party writes one
@@ -406,6 +416,13 @@ fn ci(root: &Path, only: &[String]) -> Result<(), String> {
             "deny" => deny(root, false)?,
             "tidy" => tidy_command(root)?,
             "loom" => loom::run(root, false)?,
+            "fuzz" => fuzz::fuzz(
+                root,
+                &fuzz::Options {
+                    seconds: Some(fuzz::CI_SECONDS),
+                    target: None,
+                },
+            )?,
             _ => bench(
                 root,
                 &BenchOptions {
@@ -654,6 +671,20 @@ mod tests {
             })
         );
         assert!(matches!(parsed(&["release", "patch"]), Ok(Task::Release(_))));
+        assert_eq!(parsed(&["fuzz"]), Ok(Task::Fuzz(fuzz::Options::default())));
+        assert_eq!(
+            parsed(&["fuzz", "--seconds", "5", "engine"]),
+            Ok(Task::Fuzz(fuzz::Options {
+                seconds: Some(5),
+                target: Some("engine".into()),
+            }))
+        );
+        assert_eq!(
+            parsed(&["ci", "--only", "fuzz"]),
+            Ok(Task::Ci {
+                only: vec!["fuzz".into()]
+            })
+        );
     }
 
     #[test]
@@ -678,6 +709,9 @@ mod tests {
             (&["tidy", "--fix"], "unknown option --fix for `cargo xtask tidy`"),
             (&["deny", "bans"], "deny: unknown check \"bans\""),
             (&["loom", "--quick"], "unknown option --quick for `cargo xtask loom`"),
+            (&["fuzz", "--seconds", "0"], "--seconds needs a number, at least 1"),
+            (&["fuzz", "tls"], "fuzz: unknown target \"tls\""),
+            (&["fuzz", "--quick"], "unknown option --quick for `cargo xtask fuzz`"),
             (
                 &["release", "patch", "--publish"],
                 "unknown option --publish for `cargo xtask release`",

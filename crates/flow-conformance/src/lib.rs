@@ -322,6 +322,20 @@ pub mod __private {
     pub use futures_util;
     pub use futures_util::future::LocalBoxFuture;
 
+    /// Clause 24 for fuzzers: one model case whose steps are decoded from
+    /// `bytes` (the first 8 seed the data patterns and the fault injector),
+    /// over an in-memory pair of `capacity` bytes, both ends wrapped in
+    /// [`flow_mem::Faulty`] when `faults`. Every step is checked against the
+    /// model; `Err` describes the case (the failing step, why, the steps).
+    pub async fn model_case(bytes: &[u8], capacity: usize, faults: bool) -> Result<(), String> {
+        let pairs = crate::MemPairs { capacity };
+        if faults {
+            crate::model::fuzz_case(&crate::FaultyFactory::new(pairs, 0), bytes).await
+        } else {
+            crate::model::fuzz_case(&pairs, bytes).await
+        }
+    }
+
     /// `len` bytes of the suite's seeded pattern, for the socket tests.
     pub fn pattern(len: usize) -> flow_api::Bytes {
         crate::pattern::Pattern::new(0x5eed).chunk(0, len)

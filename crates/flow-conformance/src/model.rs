@@ -949,3 +949,77 @@ pub(crate) async fn run<F: Factory>(cx: &Cx<'_, F>) -> Check {
     }
     Ok(())
 }
+
+/// A size from one fuzzer byte: `0`, or log-uniform-ish up to 128 KiB (the
+/// high nibble picks the power of two, the low one a step within it).
+fn fuzz_size(byte: u8) -> usize {
+    if byte == 0 {
+        return 0;
+    }
+    let power = 1usize << (byte >> 4).min(16);
+    (power + (power * usize::from(byte & 15)) / 16).min(128 * 1024)
+}
+
+/// Decodes a case's steps from fuzzer bytes, in the proportions of
+/// [`generate`]: one byte picks the side and the action, a start takes one
+/// more for the operation and one per size. At most 256 steps.
+fn decode(bytes: &[u8], caps: Capabilities) -> Vec<Step> {
+    let mut bytes = bytes.iter().copied();
+    let mut steps = Vec::new();
+    while let Some(first) = bytes.next() {
+        if steps.len() == 256 {
+            break;
+        }
+        let side = if first & 1 == 0 { Side::A } else { Side::B };
+        let mut next = || bytes.next().unwrap_or(0);
+        let action = match (first >> 1) % 100 {
+            0..=39 => Action::Poll,
+            40..=46 => Action::Cancel,
+            47..=54 => Action::Yield,
+            _ => Action::Start(match next() % 100 {
+                30..=44 => Op::Write(fuzz_size(next())),
+                45..=54 => Op::Feed(fuzz_size(next())),
+                55..=62 => {
+                    let n = next();
+                    Op::Writev((0..n % 5).map(|_| fuzz_size(next())).collect(), n & 0x80 != 0)
+                }
+                63..=66 => Op::StartEmpty,
+                67..=74 => Op::Flush,
+                75..=78 if caps.half_close => Op::ShutdownWrite,
+                79..=81 => Op::ShutdownRead,
+                82..=83 if caps.half_close => Op::ShutdownBoth,
+                84..=89 => Op::Close,
+                90..=94 => Op::CloseWithin(1 + u64::from(next() % 4)),
+                95..=96 => Op::Drop,
+                _ => Op::Read,
+            }),
+        };
+        steps.push(Step { side, action });
+    }
+    steps
+}
+
+/// One case decoded from fuzzer bytes, over `factory`: the first 8 bytes
+/// seed the data patterns, the rest are the steps (see [`decode`]). No
+/// shrinking: the fuzzer minimises. `Err` describes the case.
+pub(crate) async fn fuzz_case<F: Factory>(factory: &F, bytes: &[u8]) -> Result<(), String> {
+    let (seed, rest) = bytes.split_at(bytes.len().min(8));
+    let mut seed_bytes = [0u8; 8];
+    seed_bytes[..seed.len()].copy_from_slice(seed);
+    let case = u64::from_le_bytes(seed_bytes);
+    factory.reseed(case);
+    let steps = decode(rest, factory.capabilities());
+    // The case's own limit is a third of this: 10 s for an in-memory case.
+    let cx = Cx::new(factory, case, crate::drive::Drive::OneTask, Duration::from_secs(30));
+    run_case(&cx, case, &steps).await.map_err(|(at, why)| {
+        let mut list = String::new();
+        for step in &steps {
+            let _ = write!(list, "{step} ");
+        }
+        format!(
+            "model case {case} failed at step {at} of {}: {why}\n  steps: {}",
+            steps.len(),
+            list.trim_end()
+        )
+    })
+}
