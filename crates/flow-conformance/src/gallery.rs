@@ -946,13 +946,8 @@ impl BrokenFlow {
     fn close_reading_until_eof(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         if !self.closed {
             ready!(self.inner().poll_shutdown_write(cx))?;
-            loop {
-                match ready!(self.inner().poll_read(cx)) {
-                    Ok(Chunk::Data(_)) => {}
-                    // An abort: the inner close reports it.
-                    Ok(Chunk::Eof) | Err(_) => break,
-                }
-            }
+            // Until the end of file, or an abort (the inner close reports it).
+            while let Ok(Chunk::Data(_)) = ready!(self.inner().poll_read(cx)) {}
         }
         self.inner().poll_close(cx)
     }
