@@ -1509,11 +1509,15 @@ async fn check_read_after_close<F: Factory>(cx: &Cx<'_, F>) -> Check {
                     }
                 }
             }
-            a.close().await.doing("close, called again after its first future was dropped")
+            a.close()
+                .await
+                .doing("close, called again after its first future was dropped")
         }),
         program(move |mut b: F::Server| async move {
             started_b.wait().await;
-            b.write(pattern.chunk(0, 20_000)).await.doing("write to a closing peer")?;
+            b.write(pattern.chunk(0, 20_000))
+                .await
+                .doing("write to a closing peer")?;
             sent.set();
             b.close().await.doing("remote close")
         }),
