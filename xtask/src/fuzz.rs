@@ -69,7 +69,7 @@ pub(crate) fn parse(args: &mut Parser) -> Result<Options, String> {
 /// `cargo +nightly`, from the root: cargo-fuzz needs nightly's sanitizer
 /// flags. The `cargo` on the `PATH` (rustup's proxy), not the one that
 /// runs xtask, which is a stable toolchain's own binary.
-fn nightly(root: &Path) -> Command {
+pub(crate) fn nightly(root: &Path) -> Command {
     let mut command = Command::new("cargo");
     command.current_dir(root).arg("+nightly");
     // Set by the cargo that runs xtask; it would pin the toolchain.

@@ -14,8 +14,10 @@
 //!   coordinate tasks; see `loom.rs`.
 //! - `fuzz [--seconds N] [TARGET]`: the fuzz targets in `fuzz/`, each for a
 //!   fixed time, with cargo-fuzz on nightly; see `fuzz.rs`.
+//! - `leaks`: test binaries under LeakSanitizer (nightly); see `leaks.rs`.
 
 mod fuzz;
+mod leaks;
 mod loom;
 mod metadata;
 mod release;
@@ -28,7 +30,7 @@ use std::time::Instant;
 use lexopt::{Arg, Parser, ValueExt};
 
 const USAGE: &str = "usage: cargo xtask <command>
-  ci [--only STEP,...]     fmt, clippy (per package), test, third-party, features (of the facade), doc, deny, tidy, bench, loom, fuzz
+  ci [--only STEP,...]     fmt, clippy (per package), test, third-party, features (of the facade), doc, deny, tidy, bench, loom, fuzz, leaks
   conformance [--deep] [--backend NAME]... [--clause N|NAME]... [--list]
                            the conformance matrix, also in target/conformance/;
                            --deep: 10,000 model cases per backend and variant
@@ -37,6 +39,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   tidy                     workspace conventions
   deny [advisories]        cargo deny check licenses bans sources (or advisories)
   loom [--deep]            the loom models (RUSTFLAGS=\"--cfg loom\"); --deep: 6 preemptions, not 3
+  leaks                    flow-mem's, flow-tls's and flow-tokio's tests under LeakSanitizer (nightly)
   fuzz [--seconds N] [TARGET]
                            every fuzz target (or TARGET) for N seconds each (default 30),
                            with cargo-fuzz on nightly; crashes go to fuzz/artifacts/
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Task::Deny { advisories } => deny(&root, advisories),
         Task::Loom { deep } => loom::run(&root, deep),
         Task::Fuzz(options) => fuzz::fuzz(&root, &options),
+        Task::Leaks => leaks::run(&root),
         Task::Release(options) => release::release(&root, &options),
     });
     match result {
@@ -87,6 +91,8 @@ enum Task {
         deep: bool,
     },
     Fuzz(fuzz::Options),
+    /// The tests under LeakSanitizer.
+    Leaks,
     Release(release::Options),
 }
 
@@ -195,6 +201,12 @@ fn parse(mut args: Parser) -> Result<Task, String> {
             deep: loom::parse(args)?,
         },
         "fuzz" => Task::Fuzz(fuzz::parse(args)?),
+        "leaks" => {
+            if let Some(arg) = next(args, "leaks")? {
+                return Err(unexpected("leaks", &arg));
+            }
+            Task::Leaks
+        }
         "release" => Task::Release(release::parse(args)?),
         other => return Err(format!("unknown command {other:?}; try `cargo xtask help`")),
     };
@@ -309,6 +321,7 @@ const CI_STEPS: &[&str] = &[
     "bench",
     "loom",
     "fuzz",
+    "leaks",
 ];
 
 /// The backend written outside the workspace, as a third party writes one
@@ -416,6 +429,7 @@ fn ci(root: &Path, only: &[String]) -> Result<(), String> {
             "deny" => deny(root, false)?,
             "tidy" => tidy_command(root)?,
             "loom" => loom::run(root, false)?,
+            "leaks" => leaks::run(root)?,
             "fuzz" => fuzz::fuzz(
                 root,
                 &fuzz::Options {
@@ -672,6 +686,7 @@ mod tests {
         );
         assert!(matches!(parsed(&["release", "patch"]), Ok(Task::Release(_))));
         assert_eq!(parsed(&["fuzz"]), Ok(Task::Fuzz(fuzz::Options::default())));
+        assert_eq!(parsed(&["leaks"]), Ok(Task::Leaks));
         assert_eq!(
             parsed(&["fuzz", "--seconds", "5", "engine"]),
             Ok(Task::Fuzz(fuzz::Options {
