@@ -243,6 +243,133 @@ fn read_line_over_one_byte_chunks_takes_linear_time() {
     });
 }
 
+/// What one read of the channel gave, for comparison with the model.
+#[derive(Debug, PartialEq, Eq)]
+enum Got {
+    Data(Vec<u8>),
+    End,
+    TooLong,
+    UnexpectedEof,
+}
+
+fn got(result: Result<Option<Bytes>, BufFlowError>) -> Got {
+    match result {
+        Ok(Some(data)) => Got::Data(data.to_vec()),
+        Ok(None) => Got::End,
+        Err(BufFlowError::LineTooLong { .. }) => Got::TooLong,
+        Err(BufFlowError::UnexpectedEof { .. }) => Got::UnexpectedEof,
+        Err(err) => panic!("{err}"),
+    }
+}
+
+/// The scan that skips chunks already scanned, checked against a model (a
+/// position in the bytes sent): seeded random `read_line`, `read_until`
+/// (changing delimiters), `read_exact` and `read_some` calls with small
+/// maxima, over chunks of one to a few bytes, so that lines too long,
+/// delimiters at chunk edges and partly scanned chunks are common. Replay
+/// a failure with `FLOW_CONFORMANCE_SEED=<seed>`.
+#[test]
+fn small_chunk_reads_match_a_model() {
+    const RUNS: u64 = 16;
+    let base = flow_conformance::base_seed();
+    for run in 0..RUNS {
+        let seed = base.wrapping_add(run);
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let alphabet = b"aab;\r\n";
+        let wire: Vec<u8> = (0..8 * KIB).map(|_| alphabet[rng.usize(..alphabet.len())]).collect();
+        futures_executor::block_on(async {
+            let (a, mut b) = flow_mem::pair_with_capacity(usize::MAX);
+            let mut at = 0;
+            while at < wire.len() {
+                let len = if rng.u8(..10) == 0 {
+                    rng.usize(1..=64)
+                } else {
+                    rng.usize(1..=3)
+                };
+                let end = (at + len).min(wire.len());
+                b.feed(Bytes::copy_from_slice(&wire[at..end])).await.unwrap();
+                at = end;
+            }
+            b.shutdown(Shutdown::Write).await.unwrap();
+            let mut reader = BufFlow::new(a);
+            let mut pos = 0;
+            for step in 0..4000 {
+                let rest = &wire[pos..];
+                let context = format!("seed {seed} (rerun with FLOW_CONFORMANCE_SEED={seed}), step {step}, at {pos}");
+                match rng.u8(..4) {
+                    0 => {
+                        let max = rng.usize(0..40);
+                        let window = &rest[..rest.len().min(max + 2)];
+                        let expected = match window.iter().position(|b| *b == b'\n') {
+                            Some(i) => {
+                                let len = if i > 0 && window[i - 1] == b'\r' { i - 1 } else { i };
+                                if len > max {
+                                    Got::TooLong
+                                } else {
+                                    pos += i + 1;
+                                    Got::Data(window[..len].to_vec())
+                                }
+                            }
+                            None if rest.len() >= max + 2 => Got::TooLong,
+                            None if rest.is_empty() => Got::End,
+                            None => Got::UnexpectedEof,
+                        };
+                        assert_eq!(
+                            got(reader.read_line(max).await),
+                            expected,
+                            "read_line({max}), {context}"
+                        );
+                    }
+                    1 => {
+                        let delim = [b';', b'\n', b'b'][rng.usize(..3)];
+                        let max = rng.usize(1..40);
+                        let window = &rest[..rest.len().min(max)];
+                        let expected = match window.iter().position(|b| *b == delim) {
+                            Some(i) => {
+                                pos += i + 1;
+                                Got::Data(window[..=i].to_vec())
+                            }
+                            None if rest.len() >= max => Got::TooLong,
+                            None if rest.is_empty() => Got::End,
+                            None => Got::UnexpectedEof,
+                        };
+                        let result = reader.read_until(delim, max).await;
+                        assert_eq!(got(result), expected, "read_until({delim}, {max}), {context}");
+                    }
+                    2 => {
+                        let n = rng.usize(0..8);
+                        let expected = if rest.len() >= n {
+                            pos += n;
+                            Got::Data(rest[..n].to_vec())
+                        } else {
+                            Got::UnexpectedEof
+                        };
+                        assert_eq!(
+                            got(reader.read_exact(n).await.map(Some)),
+                            expected,
+                            "read_exact({n}), {context}"
+                        );
+                    }
+                    _ => {
+                        let max = rng.usize(1..8);
+                        match reader.read_some(max).await.unwrap() {
+                            Chunk::Data(data) => {
+                                assert!(
+                                    data.len() <= max && rest.starts_with(&data),
+                                    "read_some({max}), {context}"
+                                );
+                                pos += data.len();
+                            }
+                            Chunk::Eof => assert!(rest.is_empty(), "read_some({max}) ended early, {context}"),
+                        }
+                    }
+                }
+                assert!(reader.buffered() <= wire.len() - pos, "{context}");
+            }
+        });
+    }
+}
+
 // 2. A TLS peer that trickles its handshake.
 
 /// What a TLS client trickling its handshake got to.
@@ -396,11 +523,8 @@ fn writes_to_a_peer_that_never_reads_stall_with_bounded_memory() {
         // What reaches the peer is what the kernels held; the rest was the
         // flow's own queue, bounded by its high-water mark and one buffer.
         let mut received = 0;
-        loop {
-            match server.read().await {
-                Ok(Chunk::Data(data)) => received += data.len(),
-                Ok(Chunk::Eof) | Err(_) => break,
-            }
+        while let Ok(Chunk::Data(data)) = server.read().await {
+            received += data.len();
         }
         let queued = handed - received;
         println!(
