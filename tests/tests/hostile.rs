@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use flow_api::prelude::*;
-use flow_api::{Error, ErrorKind};
+use flow_api::{Error, ErrorKind, Timer as _};
 use flow_tests::tls::{acceptor, connector};
 use flow_tests::{tokio_block_on, within_limit};
 use flow_tls::rustls::version;
@@ -513,7 +513,7 @@ fn writes_to_a_peer_that_never_reads_stall_with_bounded_memory() {
 
         let started = Instant::now();
         let err = client
-            .close_within(tokio::time::sleep(CLOSE))
+            .close_within(TokioTimer.sleep(CLOSE))
             .await
             .expect_err("the close completed with a peer that reads nothing");
         within_deadline("close_within against a never-reading peer", started.elapsed(), CLOSE);
