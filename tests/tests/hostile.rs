@@ -513,7 +513,7 @@ fn writes_to_a_peer_that_never_reads_stall_with_bounded_memory() {
 
         let started = Instant::now();
         let err = client
-            .close_within(TokioTimer.sleep(CLOSE))
+            .close_within(TokioTimer::shared().sleep(CLOSE))
             .await
             .expect_err("the close completed with a peer that reads nothing");
         within_deadline("close_within against a never-reading peer", started.elapsed(), CLOSE);
