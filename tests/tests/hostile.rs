@@ -17,7 +17,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use flow_api::prelude::*;
-use flow_api::{Error, ErrorKind, Timer as _};
+use flow_api::{Error, ErrorKind};
 use flow_tests::tls::{acceptor, connector};
 use flow_tests::{tokio_block_on, within_limit};
 use flow_tls::rustls::version;
@@ -200,7 +200,8 @@ impl<F: FlowRead + Unpin> FlowRead for Yielding<F> {
 /// about as long as `read_exact` of the same bytes, which only gathers
 /// them. (It once walked every buffered chunk per chunk: 64 Ki one-byte
 /// chunks took 6.5 s, against 20 ms to gather.) Measured in memory, where
-/// the chunks arrive as fast as they can be read, the best of three runs.
+/// the chunks arrive as fast as they can be read; gathering, the best of
+/// three runs.
 #[test]
 fn read_line_over_one_byte_chunks_takes_linear_time() {
     const LEN: usize = 64 * KIB;
@@ -224,21 +225,24 @@ fn read_line_over_one_byte_chunks_takes_linear_time() {
             assert_eq!(reader.read_exact(LEN + 1).await.unwrap().len(), LEN + 1);
             gather = gather.min(started.elapsed());
         }
-        // Scanning a byte costs less than gathering it; four times as much
-        // leaves room for a noisy machine, and a quadratic scan is hundreds.
-        let budget = gather * 4 + Duration::from_millis(50);
-        let mut scan = Duration::MAX;
+        // Scanning a byte costs about what gathering it does; eight times
+        // as much leaves room for a noisy machine (other tests run beside
+        // this one), and a quadratic scan is hundreds. A run may lose its
+        // core to another process: one of three within budget passes.
+        let budget = gather * 8 + Duration::from_millis(100);
+        let mut scan = None;
         for _ in 0..3 {
             let mut reader = one_byte_chunks().await;
             let started = Instant::now();
-            let line = flow_conformance::timer::timeout(budget, reader.read_line(LEN)).await;
-            let elapsed = started.elapsed();
-            let line = line.unwrap_or_else(|| {
-                panic!("read_line of {LEN} one-byte chunks took over {budget:?}, read_exact {gather:?}")
-            });
-            assert_eq!(line.unwrap().unwrap().len(), LEN);
-            scan = scan.min(elapsed);
+            if let Some(line) = flow_conformance::timer::timeout(budget, reader.read_line(LEN)).await {
+                assert_eq!(line.unwrap().unwrap().len(), LEN);
+                scan = Some(started.elapsed());
+                break;
+            }
         }
+        let scan = scan.unwrap_or_else(|| {
+            panic!("read_line of {LEN} one-byte chunks took over {budget:?} three times; read_exact {gather:?}")
+        });
         println!("{LEN} one-byte chunks: read_exact in {gather:?}, read_line in {scan:?} (budget {budget:?})");
     });
 }
