@@ -124,6 +124,12 @@ pub struct BufFlow<F> {
     eof: bool,
     /// Bytes known not to contain `scan_delim`, from the start of `input`.
     scanned: usize,
+    /// How many chunks at the front of `input` are wholly within
+    /// `scanned`, and their bytes: where the next scan starts, so that a
+    /// line arriving a byte per chunk (a slowloris) costs linear time, not
+    /// a walk over every chunk per byte.
+    scanned_chunks: usize,
+    scanned_chunk_bytes: usize,
     scan_delim: u8,
     output: WriteQueue,
     /// Small buffers gathered, not yet sealed into `output`.
@@ -140,6 +146,8 @@ impl<F> BufFlow<F> {
             buffered: 0,
             eof: false,
             scanned: 0,
+            scanned_chunks: 0,
+            scanned_chunk_bytes: 0,
             scan_delim: b'\n',
             output: WriteQueue::new(WRITE_HIGH_WATER),
             tail: BytesMut::new(),
@@ -215,6 +223,7 @@ impl<F> BufFlow<F> {
     fn take(&mut self, n: usize) -> Bytes {
         self.buffered -= n;
         self.scanned = self.scanned.saturating_sub(n);
+        self.forget_scanned_chunks();
         if let Some(front) = self.input.front_mut() {
             if front.len() >= n {
                 let out = front.split_to(n);
@@ -239,15 +248,23 @@ impl<F> BufFlow<F> {
         out.freeze()
     }
 
+    /// The front of `input` changed: the next scan walks the chunks from
+    /// the start again (`scanned` still skips their bytes).
+    fn forget_scanned_chunks(&mut self) {
+        self.scanned_chunks = 0;
+        self.scanned_chunk_bytes = 0;
+    }
+
     /// The offset of the first `delim` in the first `limit` buffered bytes.
     fn find(&mut self, delim: u8, limit: usize) -> Option<usize> {
         if self.scan_delim != delim {
             self.scan_delim = delim;
             self.scanned = 0;
+            self.forget_scanned_chunks();
         }
         let limit = limit.min(self.buffered);
-        let mut offset = 0;
-        for chunk in &self.input {
+        let mut offset = self.scanned_chunk_bytes;
+        for chunk in self.input.iter().skip(self.scanned_chunks) {
             if offset >= limit {
                 break;
             }
@@ -259,6 +276,11 @@ impl<F> BufFlow<F> {
                 }
             }
             offset += chunk.len();
+            if end == chunk.len() {
+                // Wholly scanned, no `delim` in it: the next scan starts after it.
+                self.scanned_chunks += 1;
+                self.scanned_chunk_bytes = offset;
+            }
         }
         self.scanned = self.scanned.max(limit);
         None
@@ -434,6 +456,7 @@ impl<F: FlowRead + Unpin> FlowRead for BufFlow<F> {
         if let Some(front) = this.input.pop_front() {
             this.buffered -= front.len();
             this.scanned = this.scanned.saturating_sub(front.len());
+            this.forget_scanned_chunks();
             return Poll::Ready(Ok(Chunk::Data(front)));
         }
         if this.eof {
@@ -452,6 +475,7 @@ impl<F: FlowRead + Unpin> FlowRead for BufFlow<F> {
         this.input.clear();
         this.buffered = 0;
         this.scanned = 0;
+        this.forget_scanned_chunks();
         this.eof = true;
         Poll::Ready(Ok(()))
     }
