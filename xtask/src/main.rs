@@ -12,10 +12,13 @@
 //!   when missing; `deny advisories` for the advisory database (network).
 //! - `loom [--deep]`: the loom models of the locks and atomics that
 //!   coordinate tasks; see `loom.rs`.
+//! - `soak [--minutes N] [--flows N] [--quick] [--seed S]`: the soak under
+//!   faults; see `soak.rs`.
 
 mod loom;
 mod metadata;
 mod release;
+mod soak;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +28,7 @@ use std::time::Instant;
 use lexopt::{Arg, Parser, ValueExt};
 
 const USAGE: &str = "usage: cargo xtask <command>
-  ci [--only STEP,...]     fmt, clippy (per package), test, third-party, features (of the facade), doc, deny, tidy, bench, loom
+  ci [--only STEP,...]     fmt, clippy (per package), test, third-party, features (of the facade), doc, deny, tidy, bench, loom, soak
   conformance [--deep] [--backend NAME]... [--clause N|NAME]... [--list]
                            the conformance matrix, also in target/conformance/;
                            --deep: 10,000 model cases per backend and variant
@@ -34,6 +37,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   tidy                     workspace conventions
   deny [advisories]        cargo deny check licenses bans sources (or advisories)
   loom [--deep]            the loom models (RUSTFLAGS=\"--cfg loom\"); --deep: 6 preemptions, not 3
+  soak [--minutes N] [--flows N] [--quick] [--seed S]
+                           many flows with random traffic and faults, every byte verified;
+                           10,000 flows for 10 min by default, --quick: 1,000 for under 1.5 min
   release <major|minor|patch|X.Y.Z> [--execute] [--no-publish] [--no-verify] [--branch NAME]
                            a dry run unless --execute";
 
@@ -50,6 +56,7 @@ fn main() -> ExitCode {
         Task::Tidy => tidy_command(&root),
         Task::Deny { advisories } => deny(&root, advisories),
         Task::Loom { deep } => loom::run(&root, deep),
+        Task::Soak(options) => soak::run(&root, &options),
         Task::Release(options) => release::release(&root, &options),
     });
     match result {
@@ -80,6 +87,7 @@ enum Task {
         deep: bool,
     },
     Release(release::Options),
+    Soak(soak::Options),
 }
 
 /// `cargo xtask conformance`'s options.
@@ -187,6 +195,7 @@ fn parse(mut args: Parser) -> Result<Task, String> {
             deep: loom::parse(args)?,
         },
         "release" => Task::Release(release::parse(args)?),
+        "soak" => Task::Soak(soak::parse(args)?),
         other => return Err(format!("unknown command {other:?}; try `cargo xtask help`")),
     };
     Ok(task)
@@ -299,6 +308,7 @@ const CI_STEPS: &[&str] = &[
     "tidy",
     "bench",
     "loom",
+    "soak",
 ];
 
 /// The backend written outside the workspace, as a third party writes one
@@ -406,6 +416,13 @@ fn ci(root: &Path, only: &[String]) -> Result<(), String> {
             "deny" => deny(root, false)?,
             "tidy" => tidy_command(root)?,
             "loom" => loom::run(root, false)?,
+            "soak" => soak::run(
+                root,
+                &soak::Options {
+                    quick: true,
+                    ..soak::Options::default()
+                },
+            )?,
             _ => bench(
                 root,
                 &BenchOptions {
@@ -654,6 +671,22 @@ mod tests {
             })
         );
         assert!(matches!(parsed(&["release", "patch"]), Ok(Task::Release(_))));
+        assert_eq!(parsed(&["soak"]), Ok(Task::Soak(soak::Options::default())));
+        assert_eq!(
+            parsed(&["soak", "--quick", "--minutes", "2.5", "--flows=600", "--seed", "0x2a"]),
+            Ok(Task::Soak(soak::Options {
+                minutes: Some("2.5".into()),
+                flows: Some("600".into()),
+                quick: true,
+                seed: Some("0x2a".into()),
+            }))
+        );
+        assert_eq!(
+            parsed(&["ci", "--only", "soak"]),
+            Ok(Task::Ci {
+                only: vec!["soak".into()]
+            })
+        );
     }
 
     #[test]
@@ -678,6 +711,17 @@ mod tests {
             (&["tidy", "--fix"], "unknown option --fix for `cargo xtask tidy`"),
             (&["deny", "bans"], "deny: unknown check \"bans\""),
             (&["loom", "--quick"], "unknown option --quick for `cargo xtask loom`"),
+            (&["soak", "--minutes"], "--minutes needs a number"),
+            (
+                &["soak", "--minutes", "0"],
+                "--minutes needs a number above 0, not \"0\"",
+            ),
+            (
+                &["soak", "--flows", "3"],
+                "--flows needs a number, at least 6, not \"3\"",
+            ),
+            (&["soak", "--deep"], "unknown option --deep for `cargo xtask soak`"),
+            (&["soak", "10"], "unexpected argument \"10\" for `cargo xtask soak`"),
             (
                 &["release", "patch", "--publish"],
                 "unknown option --publish for `cargo xtask release`",
