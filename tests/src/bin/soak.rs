@@ -23,7 +23,7 @@
 //! pair past its deadline, resident memory growing over the second half of
 //! the run, or descriptors left open after every flow is dropped.
 //!
-//! Usage: soak [--minutes N] [--flows N] [--quick] [--seed S] [--pair-deadline SECS]
+//! Usage: soak [--minutes N] [--flows N] [--quick] [--seed S] [--pair-deadline SECS] [--lane NAME]...
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -44,13 +44,16 @@ use futures_executor::block_on;
 use futures_util::FutureExt as _;
 use futures_util::future::{Either, RemoteHandle, select};
 
-const USAGE: &str = "usage: soak [--minutes N] [--flows N] [--quick] [--seed S] [--pair-deadline SECS]";
+const USAGE: &str =
+    "usage: soak [--minutes N] [--flows N] [--quick] [--seed S] [--pair-deadline SECS] [--lane NAME]...";
 
 /// Largest frame payload: 256 KiB.
 const MAX_FRAME: usize = 256 * 1024;
 /// Frame header: sequence number, payload length, first frame of the run of
 /// cancelled writes just before this one, and a check of the three.
 const HEADER: usize = 16;
+/// Failures printed and reported; the rest are counted.
+const KEPT_FAILURES: usize = 20;
 /// Descriptors kept free for the runtimes, listeners, ping and stdio.
 const SPARE_FDS: u64 = 256;
 /// Descriptors that may differ between the start and the end without a leak.
@@ -64,9 +67,13 @@ const RSS_GROWTH_LIMIT: f64 = 0.05;
 struct Options {
     load: Duration,
     flows: usize,
+    /// The lanes to run (all when empty).
+    lanes: Vec<String>,
     seed: u64,
     pair_deadline: Duration,
     stall: Duration,
+    /// The slots start over this long.
+    ramp: Duration,
     sample_every: Duration,
 }
 
@@ -77,6 +84,7 @@ fn parse() -> Result<Options, String> {
     let mut quick = false;
     let mut seed: Option<u64> = None;
     let mut deadline: Option<u64> = None;
+    let mut lanes = Vec::new();
     let mut args = lexopt::Parser::from_env();
     while let Some(arg) = args.next().map_err(|e| e.to_string())? {
         match arg {
@@ -112,6 +120,16 @@ fn parse() -> Result<Options, String> {
                 );
             }
             Long("quick") => quick = true,
+            Long("lane") => {
+                let lane = number(&mut args, "--lane")?;
+                if !LANES.iter().any(|(name, _, _)| *name == lane) {
+                    return Err(format!(
+                        "unknown lane {lane:?}; lanes are {:?}",
+                        LANES.iter().map(|l| l.0).collect::<Vec<_>>()
+                    ));
+                }
+                lanes.push(lane);
+            }
             Long("help") | Short('h') => return Err(USAGE.to_owned()),
             other => return Err(format!("{}\n{USAGE}", other.unexpected())),
         }
@@ -134,9 +152,11 @@ fn parse() -> Result<Options, String> {
     Ok(Options {
         load,
         flows,
+        lanes,
         seed,
         pair_deadline,
         stall,
+        ramp: Duration::from_secs_f64((flows as f64 / 1000.0).clamp(1.0, 10.0)).min(load / 10),
         sample_every,
     })
 }
@@ -145,7 +165,7 @@ fn number(args: &mut lexopt::Parser, what: &str) -> Result<String, String> {
     args.value()
         .ok()
         .and_then(|v| v.into_string().ok())
-        .ok_or_else(|| format!("{what} needs a number"))
+        .ok_or_else(|| format!("{what} needs a value"))
 }
 
 fn parse_seed(text: &str) -> Option<u64> {
@@ -308,7 +328,7 @@ struct Stats {
     /// Outcomes and errors by kind: `"abort: peer read Reset" -> 12`.
     kinds: Mutex<BTreeMap<String, u64>>,
     failures: Mutex<Vec<String>>,
-    failed: AtomicBool,
+    failed_count: AtomicU64,
 }
 
 impl Stats {
@@ -321,10 +341,15 @@ impl Stats {
             .or_default() += 1;
     }
 
+    /// Records a failure. The run goes on to its end, to find the others,
+    /// and fails then; only the first few are kept for the report.
     fn fail(&self, what: String) {
-        eprintln!("soak: FAILURE: {what}");
-        self.failed.store(true, Relaxed);
-        self.failures.lock().unwrap_or_else(PoisonError::into_inner).push(what);
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        self.failed_count.fetch_add(1, Relaxed);
+        if failures.len() < KEPT_FAILURES {
+            eprintln!("soak: FAILURE: {what}");
+            failures.push(what);
+        }
     }
 }
 
@@ -366,10 +391,11 @@ impl Progress {
 
     fn show(&self) -> String {
         format!(
-            "{} ({} frames written, {} bytes read)",
+            "{} ({} frames written, {} bytes read, last moved {:.1?} ago)",
             self.step.lock().unwrap_or_else(PoisonError::into_inner),
             self.frames_written.load(Relaxed),
-            self.bytes_read.load(Relaxed)
+            self.bytes_read.load(Relaxed),
+            self.idle()
         )
     }
 }
@@ -813,7 +839,16 @@ where
     flow_socket::TcpFlow<R>: Flow + Send + Unpin,
 {
     async fn bind() -> Result<(Arc<TcpHub<R>>, flow_socket::TcpListener<R>), Error> {
-        let listener = flow_socket::TcpListener::<R>::bind("127.0.0.1:0").await?;
+        // A deep accept queue (the kernel clamps it to somaxconn): when it
+        // overflows under SYN cookies, the client believes it is connected
+        // and the server never hears of it, so thousands of pairs that
+        // connect at once would wait for each other for ever.
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+        socket.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())?;
+        socket.listen(65_535)?;
+        socket.set_nonblocking(true)?;
+        let listener = flow_socket::TcpListener::<R>::from_listener(R::tcp_listener(socket.into())?);
         let hub = Arc::new(TcpHub {
             addr: listener.local_addr()?,
             waiting: Mutex::new(BTreeMap::new()),
@@ -880,6 +915,69 @@ struct Lane {
     tls: Option<(TlsConnector, TlsAcceptor)>,
 }
 
+/// The transport under everything else (`Faulty`, TLS), noting each
+/// byte that moves: TLS delivers nothing until a whole record is in, and a
+/// faulty transport under a loaded executor brings a record in a few bytes
+/// a round, so progress counted above TLS alone would take a slow pair for
+/// a hung one.
+struct Moved {
+    inner: BoxFlow<'static>,
+    progress: Arc<Progress>,
+}
+
+impl FlowRead for Moved {
+    fn poll_read(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Result<Chunk, Error>> {
+        let read = self.inner.as_mut().poll_read(cx);
+        if let Poll::Ready(Ok(Chunk::Data(_))) = &read {
+            self.progress.moved();
+        }
+        read
+    }
+
+    fn poll_shutdown_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Result<(), Error>> {
+        self.inner.as_mut().poll_shutdown_read(cx)
+    }
+}
+
+impl FlowWrite for Moved {
+    fn poll_write_ready(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Result<(), WriteError>> {
+        self.inner.as_mut().poll_write_ready(cx)
+    }
+
+    fn start_write(mut self: std::pin::Pin<&mut Self>, buf: Bytes) -> Result<(), WriteError> {
+        self.progress.moved();
+        self.inner.as_mut().start_write(buf)
+    }
+
+    fn poll_flush(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Result<(), WriteError>> {
+        self.inner.as_mut().poll_flush(cx)
+    }
+
+    fn poll_shutdown_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Result<(), Error>> {
+        self.inner.as_mut().poll_shutdown_write(cx)
+    }
+
+    fn poll_close(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Result<(), Error>> {
+        self.inner.as_mut().poll_close(cx)
+    }
+}
+
+fn moved(inner: BoxFlow<'static>, progress: &Arc<Progress>) -> BoxFlow<'static> {
+    Box::pin(Moved {
+        inner,
+        progress: Arc::clone(progress),
+    })
+}
+
 fn faulty(flow: BoxFlow<'static>, seed: u64, chunk: usize, pending: u8) -> BoxFlow<'static> {
     Box::pin(Faulty::new(
         flow,
@@ -888,14 +986,19 @@ fn faulty(flow: BoxFlow<'static>, seed: u64, chunk: usize, pending: u8) -> BoxFl
 }
 
 impl Lane {
-    async fn connect(&self, plan: &Plan) -> Result<(BoxFlow<'static>, BoxFlow<'static>), Error> {
-        let (mut client, mut server) = match &self.hub {
+    async fn connect(
+        &self,
+        plan: &Plan,
+        progress: &[Arc<Progress>; 2],
+    ) -> Result<(BoxFlow<'static>, BoxFlow<'static>), Error> {
+        let (client, server) = match &self.hub {
             Some(hub) => hub.connect().await?,
             None => {
                 let (a, b) = flow_mem::pair();
                 (Box::pin(a) as BoxFlow<'static>, Box::pin(b) as BoxFlow<'static>)
             }
         };
+        let (mut client, mut server) = (moved(client, &progress[0]), moved(server, &progress[1]));
         if let Faults::Below(seed, chunk, pending) = plan.faults {
             client = faulty(client, seed, chunk, pending);
             server = faulty(server, mix(seed), chunk, pending);
@@ -929,7 +1032,7 @@ impl Lane {
             );
             async move {
                 let (client, server) = lane
-                    .connect(&plan)
+                    .connect(&plan, &progress)
                     .await
                     .map_err(|err| format!("{} pair seed {:#x}: connecting: {err}", lane.name, plan.seed))?;
                 let ends: Vec<RemoteHandle<Result<(), String>>> = [client, server]
@@ -1186,6 +1289,11 @@ const LANES: &[(&str, usize, Transport)] = &[
 
 fn run(options: &Options) -> Result<(), String> {
     let started = Instant::now();
+    let chosen: Vec<(&str, usize, Transport)> = LANES
+        .iter()
+        .copied()
+        .filter(|(name, _, _)| options.lanes.is_empty() || options.lanes.iter().any(|l| l == name))
+        .collect();
     println!(
         "soak: seed {:#x}; {} flows for {:.1} min; a pair hangs after {:?} without progress or {:?} in all",
         options.seed,
@@ -1195,8 +1303,8 @@ fn run(options: &Options) -> Result<(), String> {
         options.pair_deadline
     );
     // Two descriptors per socket pair (both ends are in this process).
-    let socket_lanes = LANES.iter().filter(|(_, _, t)| *t != Transport::Mem).count();
-    let per_lane = options.flows / LANES.len();
+    let socket_lanes = chosen.iter().filter(|(_, _, t)| *t != Transport::Mem).count().max(1);
+    let per_lane = options.flows / chosen.len();
     let wanted = (per_lane * socket_lanes * 2) as u64 + SPARE_FDS;
     let limit = raise_fd_limit(wanted);
     let per_lane = if limit < wanted {
@@ -1209,10 +1317,10 @@ fn run(options: &Options) -> Result<(), String> {
     } else {
         per_lane
     };
-    let flows = per_lane * LANES.len();
+    let flows = per_lane * chosen.len();
     println!(
         "soak: descriptor limit {limit}; {per_lane} flows per lane on {} lanes = {flows}",
-        LANES.len()
+        chosen.len()
     );
 
     let tokio = tokio::runtime::Builder::new_multi_thread()
@@ -1254,7 +1362,7 @@ fn run(options: &Options) -> Result<(), String> {
 
     let mut acceptors = Vec::new();
     let mut lanes = Vec::new();
-    for (name, runtime, transport) in LANES {
+    for (name, runtime, transport) in &chosen {
         let exec = execs[*runtime].clone();
         let hub = match (transport, &exec) {
             (Transport::Mem, _) => None,
@@ -1303,9 +1411,14 @@ fn run(options: &Options) -> Result<(), String> {
                 stall: options.stall,
                 deadline: options.pair_deadline,
             };
+            // The slots start over the ramp, not all at once: a burst of
+            // thousands of connects overflows the accept queues.
+            let delay = options.ramp.mul_f64(slot as f64 / per_lane as f64);
+            let timer = lane.exec.timer();
             slots.push(lane.exec.clone().spawn(async move {
+                timer.sleep(delay).await;
                 for round in 0u64.. {
-                    if stop.load(Relaxed) || stats.failed.load(Relaxed) {
+                    if stop.load(Relaxed) {
                         break;
                     }
                     let pair_seed = mix(seed ^ ((lane_index as u64) << 56) ^ ((slot as u64) << 28) ^ round);
@@ -1320,7 +1433,7 @@ fn run(options: &Options) -> Result<(), String> {
     let mut next_sample = Duration::ZERO;
     let mut next_report = Duration::from_secs(10);
     let mut peak_fds = fds_start;
-    while load_started.elapsed() < options.load && !stats.failed.load(Relaxed) {
+    while load_started.elapsed() < options.load {
         std::thread::sleep(Duration::from_millis(100));
         let at = load_started.elapsed();
         if at >= next_sample {
@@ -1393,7 +1506,7 @@ fn run(options: &Options) -> Result<(), String> {
         load.as_secs_f64() / 60.0,
         drain.as_secs_f64(),
         started.elapsed().as_secs_f64(),
-        LANES.iter().map(|(n, _, _)| *n).collect::<Vec<_>>().join(", ")
+        chosen.iter().map(|(n, _, _)| *n).collect::<Vec<_>>().join(", ")
     );
     let _ = writeln!(report, "  pairs completed: {}", stats.pairs.load(Relaxed));
     let _ = writeln!(
@@ -1460,6 +1573,10 @@ fn run(options: &Options) -> Result<(), String> {
     tokio.shutdown_timeout(Duration::from_secs(5));
 
     let mut problems: Vec<String> = stats.failures.lock().unwrap_or_else(PoisonError::into_inner).clone();
+    let failed = stats.failed_count.load(Relaxed);
+    if failed > KEPT_FAILURES as u64 {
+        problems.push(format!("... {} failures in all", failed));
+    }
     if let Some(v) = &verdict {
         if v.growth > RSS_GROWTH_LIMIT {
             problems.push(format!(
