@@ -15,12 +15,15 @@
 //! - `fuzz [--seconds N] [TARGET]`: the fuzz targets in `fuzz/`, each for a
 //!   fixed time, with cargo-fuzz on nightly; see `fuzz.rs`.
 //! - `leaks`: test binaries under LeakSanitizer (nightly); see `leaks.rs`.
+//! - `soak [--minutes N] [--flows N] [--quick] [--seed S]`: the soak under
+//!   faults; see `soak.rs`.
 
 mod fuzz;
 mod leaks;
 mod loom;
 mod metadata;
 mod release;
+mod soak;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -30,7 +33,7 @@ use std::time::Instant;
 use lexopt::{Arg, Parser, ValueExt};
 
 const USAGE: &str = "usage: cargo xtask <command>
-  ci [--only STEP,...]     fmt, clippy (per package), test, third-party, features (of the facade), doc, deny, tidy, bench, loom, fuzz, leaks
+  ci [--only STEP,...]     fmt, clippy (per package), test, third-party, features (of the facade), doc, deny, tidy, bench, loom, fuzz, leaks, soak
   conformance [--deep] [--backend NAME]... [--clause N|NAME]... [--list]
                            the conformance matrix, also in target/conformance/;
                            --deep: 10,000 model cases per backend and variant
@@ -43,6 +46,9 @@ const USAGE: &str = "usage: cargo xtask <command>
   fuzz [--seconds N] [TARGET]
                            every fuzz target (or TARGET) for N seconds each (default 30),
                            with cargo-fuzz on nightly; crashes go to fuzz/artifacts/
+  soak [--minutes N] [--flows N] [--quick] [--seed S]
+                           many flows with random traffic and faults, every byte verified;
+                           10,000 flows for 10 min by default, --quick: 1,000 for under 1.5 min
   release <major|minor|patch|X.Y.Z> [--execute] [--no-publish] [--no-verify] [--branch NAME]
                            a dry run unless --execute";
 
@@ -61,6 +67,7 @@ fn main() -> ExitCode {
         Task::Loom { deep } => loom::run(&root, deep),
         Task::Fuzz(options) => fuzz::fuzz(&root, &options),
         Task::Leaks => leaks::run(&root),
+        Task::Soak(options) => soak::run(&root, &options),
         Task::Release(options) => release::release(&root, &options),
     });
     match result {
@@ -94,6 +101,7 @@ enum Task {
     /// The tests under LeakSanitizer.
     Leaks,
     Release(release::Options),
+    Soak(soak::Options),
 }
 
 /// `cargo xtask conformance`'s options.
@@ -208,6 +216,7 @@ fn parse(mut args: Parser) -> Result<Task, String> {
             Task::Leaks
         }
         "release" => Task::Release(release::parse(args)?),
+        "soak" => Task::Soak(soak::parse(args)?),
         other => return Err(format!("unknown command {other:?}; try `cargo xtask help`")),
     };
     Ok(task)
@@ -322,6 +331,7 @@ const CI_STEPS: &[&str] = &[
     "loom",
     "fuzz",
     "leaks",
+    "soak",
 ];
 
 /// The backend written outside the workspace, as a third party writes one
@@ -435,6 +445,13 @@ fn ci(root: &Path, only: &[String]) -> Result<(), String> {
                 &fuzz::Options {
                     seconds: Some(fuzz::CI_SECONDS),
                     target: None,
+                },
+            )?,
+            "soak" => soak::run(
+                root,
+                &soak::Options {
+                    quick: true,
+                    ..soak::Options::default()
                 },
             )?,
             _ => bench(
@@ -700,6 +717,22 @@ mod tests {
                 only: vec!["fuzz".into()]
             })
         );
+        assert_eq!(parsed(&["soak"]), Ok(Task::Soak(soak::Options::default())));
+        assert_eq!(
+            parsed(&["soak", "--quick", "--minutes", "2.5", "--flows=600", "--seed", "0x2a"]),
+            Ok(Task::Soak(soak::Options {
+                minutes: Some("2.5".into()),
+                flows: Some("600".into()),
+                quick: true,
+                seed: Some("0x2a".into()),
+            }))
+        );
+        assert_eq!(
+            parsed(&["ci", "--only", "soak"]),
+            Ok(Task::Ci {
+                only: vec!["soak".into()]
+            })
+        );
     }
 
     #[test]
@@ -727,6 +760,17 @@ mod tests {
             (&["fuzz", "--seconds", "0"], "--seconds needs a number, at least 1"),
             (&["fuzz", "tls"], "fuzz: unknown target \"tls\""),
             (&["fuzz", "--quick"], "unknown option --quick for `cargo xtask fuzz`"),
+            (&["soak", "--minutes"], "--minutes needs a number"),
+            (
+                &["soak", "--minutes", "0"],
+                "--minutes needs a number above 0, not \"0\"",
+            ),
+            (
+                &["soak", "--flows", "3"],
+                "--flows needs a number, at least 6, not \"3\"",
+            ),
+            (&["soak", "--deep"], "unknown option --deep for `cargo xtask soak`"),
+            (&["soak", "10"], "unexpected argument \"10\" for `cargo xtask soak`"),
             (
                 &["release", "patch", "--publish"],
                 "unknown option --publish for `cargo xtask release`",
