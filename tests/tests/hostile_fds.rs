@@ -3,7 +3,7 @@
 //! This file holds one test, in its own process: it lowers the soft
 //! `RLIMIT_NOFILE`, which is process-wide, and fills the table up.
 //!
-//! The recommended accept loop (docs/hostile.md; tokio's own docs give the
+//! The recommended accept loop (docs/reliability.md; tokio's own docs give the
 //! same advice): an `accept` error is not the end of the listener. Log it,
 //! back off briefly with the runtime's timer, and accept again. Without the
 //! pause, `accept` fails at once, again and again, with the connection

@@ -1,5 +1,5 @@
 //! `cargo xtask soak [--minutes N] [--flows N] [--quick] [--seed S]`: the
-//! soak under faults (see docs/soak.md), built and run in release mode:
+//! soak under faults (see docs/reliability.md), built and run in release mode:
 //! many concurrent flows on every runtime lane with random traffic, every
 //! byte verified, memory and descriptors watched.
 
