@@ -11,6 +11,11 @@ use crate::{cargo, next, step, unexpected};
 
 /// The models: `(package, test target, what it checks)`.
 const MODELS: &[(&str, &str, &str)] = &[
+    (
+        "flow-api",
+        "loom_split",
+        "the generic split's lock and the write half's close",
+    ),
     ("flow-mem", "loom_pair", "the in-memory pair's lock and waker hand-off"),
     (
         "flow-socket",

@@ -54,6 +54,7 @@ mod error;
 mod ext;
 mod queue;
 mod split;
+mod sync;
 mod time;
 
 use std::ops::DerefMut;

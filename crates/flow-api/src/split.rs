@@ -2,11 +2,12 @@
 
 use std::fmt;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::PoisonError;
 use std::task::{Context, Poll, Waker, ready};
 
 use bytes::Bytes;
 
+use crate::sync::{Arc, Mutex, MutexGuard};
 use crate::{Chunk, Error, FlowRead, FlowWrite, WriteError};
 
 /// Splits `flow` into a read half and a write half that two tasks can use at

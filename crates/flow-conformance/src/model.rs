@@ -132,35 +132,75 @@ fn size(rng: &mut fastrand::Rng) -> usize {
     }
 }
 
+/// Where a case's random choices come from: a seeded generator for the
+/// suite's cases, a fuzzer's bytes for `fuzz_case`. [`step`] turns them into
+/// steps, so both draw their operations in the same proportions.
+trait Choices {
+    /// The side and a roll of 0..100 for the action; `None` when the choices
+    /// ran out.
+    fn head(&mut self) -> Option<(Side, u8)>;
+    /// A roll of 0..100 for the operation started.
+    fn roll(&mut self) -> u8;
+    fn size(&mut self) -> usize;
+    /// A `writev`'s buffer sizes, and whether it flushes.
+    fn writev(&mut self) -> (Vec<usize>, bool);
+    /// A `close_within` deadline, in milliseconds.
+    fn close_millis(&mut self) -> u64;
+}
+
+impl Choices for fastrand::Rng {
+    fn head(&mut self) -> Option<(Side, u8)> {
+        let side = if self.bool() { Side::A } else { Side::B };
+        Some((side, self.u8(0..100)))
+    }
+    fn roll(&mut self) -> u8 {
+        self.u8(0..100)
+    }
+    fn size(&mut self) -> usize {
+        size(self)
+    }
+    fn writev(&mut self) -> (Vec<usize>, bool) {
+        let sizes = (0..self.usize(0..5)).map(|_| size(self)).collect();
+        (sizes, self.bool())
+    }
+    fn close_millis(&mut self) -> u64 {
+        self.u64(1..30)
+    }
+}
+
+/// The next step, in the suite's proportions of operations.
+fn step(choices: &mut impl Choices, caps: Capabilities) -> Option<Step> {
+    let (side, action) = choices.head()?;
+    let action = match action {
+        0..=39 => Action::Poll,
+        40..=46 => Action::Cancel,
+        47..=54 => Action::Yield,
+        _ => Action::Start(match choices.roll() {
+            0..=29 => Op::Read,
+            30..=44 => Op::Write(choices.size()),
+            45..=54 => Op::Feed(choices.size()),
+            55..=62 => {
+                let (sizes, flush) = choices.writev();
+                Op::Writev(sizes, flush)
+            }
+            63..=66 => Op::StartEmpty,
+            67..=74 => Op::Flush,
+            75..=78 if caps.half_close => Op::ShutdownWrite,
+            79..=81 => Op::ShutdownRead,
+            82..=83 if caps.half_close => Op::ShutdownBoth,
+            84..=89 => Op::Close,
+            90..=94 => Op::CloseWithin(choices.close_millis()),
+            95..=96 => Op::Drop,
+            _ => Op::Read,
+        }),
+    };
+    Some(Step { side, action })
+}
+
 fn generate(seed: u64, caps: Capabilities) -> Vec<Step> {
     let mut rng = fastrand::Rng::with_seed(seed);
     let len = rng.usize(20..160);
-    let mut steps = Vec::with_capacity(len);
-    for _ in 0..len {
-        let side = if rng.bool() { Side::A } else { Side::B };
-        let action = match rng.u8(0..100) {
-            0..=39 => Action::Poll,
-            40..=46 => Action::Cancel,
-            47..=54 => Action::Yield,
-            _ => Action::Start(match rng.u8(0..100) {
-                0..=29 => Op::Read,
-                30..=44 => Op::Write(size(&mut rng)),
-                45..=54 => Op::Feed(size(&mut rng)),
-                55..=62 => Op::Writev((0..rng.usize(0..5)).map(|_| size(&mut rng)).collect(), rng.bool()),
-                63..=66 => Op::StartEmpty,
-                67..=74 => Op::Flush,
-                75..=78 if caps.half_close => Op::ShutdownWrite,
-                79..=81 => Op::ShutdownRead,
-                82..=83 if caps.half_close => Op::ShutdownBoth,
-                84..=89 => Op::Close,
-                90..=94 => Op::CloseWithin(rng.u64(1..30)),
-                95..=96 => Op::Drop,
-                _ => Op::Read,
-            }),
-        };
-        steps.push(Step { side, action });
-    }
-    steps
+    (0..len).filter_map(|_| step(&mut rng, caps)).collect()
 }
 
 /// What the model knows about one end.
@@ -960,43 +1000,43 @@ fn fuzz_size(byte: u8) -> usize {
     (power + (power * usize::from(byte & 15)) / 16).min(128 * 1024)
 }
 
-/// Decodes a case's steps from fuzzer bytes, in the proportions of
-/// [`generate`]: one byte picks the side and the action, a start takes one
-/// more for the operation and one per size. At most 256 steps.
-fn decode(bytes: &[u8], caps: Capabilities) -> Vec<Step> {
-    let mut bytes = bytes.iter().copied();
-    let mut steps = Vec::new();
-    while let Some(first) = bytes.next() {
-        if steps.len() == 256 {
-            break;
-        }
-        let side = if first & 1 == 0 { Side::A } else { Side::B };
-        let mut next = || bytes.next().unwrap_or(0);
-        let action = match (first >> 1) % 100 {
-            0..=39 => Action::Poll,
-            40..=46 => Action::Cancel,
-            47..=54 => Action::Yield,
-            _ => Action::Start(match next() % 100 {
-                30..=44 => Op::Write(fuzz_size(next())),
-                45..=54 => Op::Feed(fuzz_size(next())),
-                55..=62 => {
-                    let n = next();
-                    Op::Writev((0..n % 5).map(|_| fuzz_size(next())).collect(), n & 0x80 != 0)
-                }
-                63..=66 => Op::StartEmpty,
-                67..=74 => Op::Flush,
-                75..=78 if caps.half_close => Op::ShutdownWrite,
-                79..=81 => Op::ShutdownRead,
-                82..=83 if caps.half_close => Op::ShutdownBoth,
-                84..=89 => Op::Close,
-                90..=94 => Op::CloseWithin(1 + u64::from(next() % 4)),
-                95..=96 => Op::Drop,
-                _ => Op::Read,
-            }),
-        };
-        steps.push(Step { side, action });
+/// Fuzzer bytes as [`Choices`]: one byte picks the side and the action, a
+/// start takes one more for the operation and one per size; missing bytes
+/// read as 0.
+struct FuzzBytes<'a>(std::iter::Copied<std::slice::Iter<'a, u8>>);
+
+impl FuzzBytes<'_> {
+    fn next(&mut self) -> u8 {
+        self.0.next().unwrap_or(0)
     }
-    steps
+}
+
+impl Choices for FuzzBytes<'_> {
+    fn head(&mut self) -> Option<(Side, u8)> {
+        let first = self.0.next()?;
+        let side = if first & 1 == 0 { Side::A } else { Side::B };
+        Some((side, (first >> 1) % 100))
+    }
+    fn roll(&mut self) -> u8 {
+        self.next() % 100
+    }
+    fn size(&mut self) -> usize {
+        fuzz_size(self.next())
+    }
+    fn writev(&mut self) -> (Vec<usize>, bool) {
+        let n = self.next();
+        ((0..n % 5).map(|_| fuzz_size(self.next())).collect(), n & 0x80 != 0)
+    }
+    fn close_millis(&mut self) -> u64 {
+        1 + u64::from(self.next() % 4)
+    }
+}
+
+/// Decodes a case's steps from fuzzer bytes (see [`FuzzBytes`]). At most
+/// 256 steps.
+fn decode(bytes: &[u8], caps: Capabilities) -> Vec<Step> {
+    let mut choices = FuzzBytes(bytes.iter().copied());
+    std::iter::from_fn(|| step(&mut choices, caps)).take(256).collect()
 }
 
 /// One case decoded from fuzzer bytes, over `factory`: the first 8 bytes

@@ -9,7 +9,7 @@
 //! - the fan-out itself (the very `wakers.rs` of flow-tls, compiled here
 //!   with loom's `Mutex`), with a reader and a writer of the TLS flow
 //!   waiting on one registration of an underlying flow, and the read path
-//!   waking the writer;
+//!   waking the writer; flow-socket's fan-out for its discarding read;
 //! - whole TLS flows over an in-memory pair (the pair's lock is loom's
 //!   too), one end on each thread.
 //!
@@ -38,6 +38,12 @@ mod sync {
 #[path = "../../flow-tls/src/wakers.rs"]
 mod wakers;
 
+/// flow-socket's fan-out of its one read waker, for the discarding read
+/// (the same pattern as the TLS one, without `wake_write`).
+#[path = "../../flow-socket/src/wakers.rs"]
+mod socket_wakers;
+
+use socket_wakers::{DrainWakers, Side};
 use wakers::Fanout;
 
 /// Checks `f` under loom, bounded to 3 preemptions unless
@@ -133,6 +139,28 @@ fn the_read_path_wakes_the_writer() {
         progress.store(true, loom::sync::atomic::Ordering::Release);
         fanout.wake_write();
         assert!(writer.join().is_ok());
+    });
+}
+
+#[test]
+fn the_sockets_drain_wakers_wake_a_reader_and_a_writer_waiting_on_one_registration() {
+    model(|| {
+        // A reader after shutdown(Read) and a closing writer both wait on
+        // the socket's discarding read, which keeps one waker: this one.
+        let wakers = Arc::new(DrainWakers::default());
+        let waker = Waker::from(Arc::clone(&wakers));
+        let direction = Arc::new(Direction::default());
+        let waiting: Vec<_> = [Side::Read, Side::Write]
+            .into_iter()
+            .map(|side| {
+                let (wakers, waker, direction) = (Arc::clone(&wakers), waker.clone(), Arc::clone(&direction));
+                thread::spawn(move || wait(|w| wakers.register(side, w), &waker, &direction))
+            })
+            .collect();
+        direction.make_ready();
+        for side in waiting {
+            assert!(side.join().is_ok());
+        }
     });
 }
 

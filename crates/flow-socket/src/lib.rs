@@ -28,8 +28,8 @@ use std::future::Future;
 use std::io::{self, IoSlice};
 use std::net::Shutdown as NetShutdown;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Wake, Waker, ready};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -45,6 +45,9 @@ mod transport;
 mod net;
 mod split;
 mod sync;
+mod wakers;
+
+use wakers::{DrainWakers, Side};
 
 #[cfg(unix)]
 pub use crate::net::{Accepted as UnixAccepted, UnixFlow, UnixListener};
@@ -161,51 +164,6 @@ enum ReadState {
     ShutFailed(ErrorKind),
     /// The socket failed; reads return this kind.
     Failed(ErrorKind),
-}
-
-/// Which side of the flow polls the discarding read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
-    Read,
-    Write,
-}
-
-/// The socket keeps one read waker, and both sides of the flow wait on the
-/// discarding read: a reader after `shutdown(Read)`, and a writer whose
-/// peer cannot take what it flushes until its own writes went through. The
-/// socket gets this one waker, which wakes both, so that one side's poll
-/// does not replace the other's registration.
-#[derive(Debug, Default)]
-struct DrainWakers {
-    read: Mutex<Option<Waker>>,
-    write: Mutex<Option<Waker>>,
-}
-
-impl DrainWakers {
-    fn register(&self, side: Side, waker: &Waker) {
-        let slot = match side {
-            Side::Read => &self.read,
-            Side::Write => &self.write,
-        };
-        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        if !slot.as_ref().is_some_and(|old| old.will_wake(waker)) {
-            *slot = Some(waker.clone());
-        }
-    }
-}
-
-impl Wake for DrainWakers {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        let read = self.read.lock().unwrap_or_else(PoisonError::into_inner).take();
-        let write = self.write.lock().unwrap_or_else(PoisonError::into_inner).take();
-        for waker in [read, write].into_iter().flatten() {
-            waker.wake();
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

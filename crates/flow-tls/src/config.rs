@@ -195,10 +195,7 @@ impl TlsConnector {
     /// kept by a timer thread.
     #[must_use]
     pub fn handshake_timeout(mut self, timeout: Duration, timer: Arc<dyn Timer>) -> Self {
-        self.timeout = HandshakeTimeout {
-            timeout: Some(timeout),
-            timer: Some(timer),
-        };
+        self.timeout = HandshakeTimeout::within(timeout, timer);
         self
     }
 
@@ -207,10 +204,7 @@ impl TlsConnector {
     /// bounds the whole connection itself.
     #[must_use]
     pub fn no_handshake_timeout(mut self) -> Self {
-        self.timeout = HandshakeTimeout {
-            timeout: None,
-            timer: None,
-        };
+        self.timeout = HandshakeTimeout::none();
         self
     }
 
@@ -423,10 +417,7 @@ impl TlsAcceptor {
     /// kept by a timer thread.
     #[must_use]
     pub fn handshake_timeout(mut self, timeout: Duration, timer: Arc<dyn Timer>) -> Self {
-        self.timeout = HandshakeTimeout {
-            timeout: Some(timeout),
-            timer: Some(timer),
-        };
+        self.timeout = HandshakeTimeout::within(timeout, timer);
         self
     }
 
@@ -435,10 +426,7 @@ impl TlsAcceptor {
     /// a deadline: a client that connects and stays silent holds its task.
     #[must_use]
     pub fn no_handshake_timeout(mut self) -> Self {
-        self.timeout = HandshakeTimeout {
-            timeout: None,
-            timer: None,
-        };
+        self.timeout = HandshakeTimeout::none();
         self
     }
 

@@ -714,6 +714,22 @@ impl Default for HandshakeTimeout {
 }
 
 impl HandshakeTimeout {
+    /// `timeout`, kept by `timer`.
+    pub(crate) fn within(timeout: Duration, timer: Arc<dyn Timer>) -> Self {
+        HandshakeTimeout {
+            timeout: Some(timeout),
+            timer: Some(timer),
+        }
+    }
+
+    /// No deadline.
+    pub(crate) fn none() -> Self {
+        HandshakeTimeout {
+            timeout: None,
+            timer: None,
+        }
+    }
+
     fn sleep(&self) -> Option<Sleep> {
         let timeout = self.timeout?;
         Some(match &self.timer {
@@ -737,10 +753,7 @@ impl<F> Handshake<F> {
         Handshake {
             flow: None,
             error: Some(error),
-            timeout: HandshakeTimeout {
-                timeout: None,
-                timer: None,
-            },
+            timeout: HandshakeTimeout::none(),
             deadline: None,
         }
     }

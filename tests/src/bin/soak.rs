@@ -23,7 +23,7 @@
 //! pair past its deadline, resident memory growing over the second half of
 //! the run, or descriptors left open after every flow is dropped.
 //!
-//! Usage: soak [--minutes N] [--flows N] [--quick] [--seed S] [--pair-deadline SECS] [--lane NAME]...
+//! Usage: soak [--minutes N] [--flows N] [--quick] [--seed S] [--pair-deadline SECS] [--lane NAME]... [--pair SEED]
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -45,7 +45,7 @@ use futures_util::FutureExt as _;
 use futures_util::future::{Either, RemoteHandle, select};
 
 const USAGE: &str =
-    "usage: soak [--minutes N] [--flows N] [--quick] [--seed S] [--pair-deadline SECS] [--lane NAME]...";
+    "usage: soak [--minutes N] [--flows N] [--quick] [--seed S] [--pair-deadline SECS] [--lane NAME]... [--pair SEED]";
 
 /// Largest frame payload: 256 KiB.
 const MAX_FRAME: usize = 256 * 1024;
@@ -70,6 +70,8 @@ struct Options {
     /// The lanes to run (all when empty).
     lanes: Vec<String>,
     seed: u64,
+    /// Every slot replays this one pair's script (a hang's pair seed).
+    pair: Option<u64>,
     pair_deadline: Duration,
     stall: Duration,
     /// The slots start over this long.
@@ -84,6 +86,7 @@ fn parse() -> Result<Options, String> {
     let mut quick = false;
     let mut seed: Option<u64> = None;
     let mut deadline: Option<u64> = None;
+    let mut pair: Option<u64> = None;
     let mut lanes = Vec::new();
     let mut args = lexopt::Parser::from_env();
     while let Some(arg) = args.next().map_err(|e| e.to_string())? {
@@ -109,6 +112,10 @@ fn parse() -> Result<Options, String> {
             Long("seed") => {
                 let v = number(&mut args, "--seed")?;
                 seed = Some(parse_seed(&v).ok_or(format!("bad --seed {v:?}"))?);
+            }
+            Long("pair") => {
+                let v = number(&mut args, "--pair")?;
+                pair = Some(parse_seed(&v).ok_or(format!("bad --pair {v:?}"))?);
             }
             Long("pair-deadline") => {
                 let v = number(&mut args, "--pair-deadline")?;
@@ -154,6 +161,7 @@ fn parse() -> Result<Options, String> {
         flows,
         lanes,
         seed,
+        pair,
         pair_deadline,
         stall,
         ramp: Duration::from_secs_f64((flows as f64 / 1000.0).clamp(1.0, 10.0)).min(load / 10),
@@ -261,6 +269,14 @@ struct Plan {
     pause_percent: u8,
 }
 
+/// The mean size of `Faulty`'s pieces with `max_chunk(max)`: a power of two
+/// up to `max` drawn uniformly by its exponent, then a size up to it.
+fn mean_chunk(max: usize) -> usize {
+    let bits = usize::BITS - max.leading_zeros();
+    let sum: usize = (0..bits).map(|k| (1usize << k).min(max).div_ceil(2)).sum();
+    (sum / bits as usize).max(1)
+}
+
 fn log_uniform(rng: &mut fastrand::Rng, max: usize) -> usize {
     let bits = usize::BITS - max.leading_zeros();
     let low = 1usize << rng.u32(0..bits);
@@ -274,9 +290,16 @@ impl Plan {
         let pending = [5, 25][rng.usize(0..2)];
         let fault_seed = rng.u64(..);
         let faulty = rng.u8(0..100) < 35;
-        // A faulty pair moves a chunk per poll, and a loaded executor polls
-        // each task about once a round: its frames stay a few dozen chunks long.
-        let largest = if faulty { MAX_FRAME.min(chunk * 32) } else { MAX_FRAME };
+        // A faulty pair moves a few chunks per poll, and a loaded executor
+        // polls each task about once a round (up to seconds with 10,000
+        // flows, as the ping shows): its frames stay a few dozen chunks long.
+        // Sized by the largest chunk instead, a pair of small chunks needed
+        // thousands of rounds and outlived its deadline while still moving.
+        let largest = if faulty {
+            MAX_FRAME.min(mean_chunk(chunk) * 32)
+        } else {
+            MAX_FRAME
+        };
         let mut frames = [Vec::new(), Vec::new()];
         for dir in &mut frames {
             let n = rng.usize(0..=8);
@@ -1000,8 +1023,10 @@ impl Lane {
         };
         let (mut client, mut server) = (moved(client, &progress[0]), moved(server, &progress[1]));
         if let Faults::Below(seed, chunk, pending) = plan.faults {
-            client = faulty(client, seed, chunk, pending);
-            server = faulty(server, mix(seed), chunk, pending);
+            // Progress is counted on both sides of `Faulty`: it hands a chunk
+            // read from the transport on in small pieces, over many polls.
+            client = moved(faulty(client, seed, chunk, pending), &progress[0]);
+            server = moved(faulty(server, mix(seed), chunk, pending), &progress[1]);
         }
         if let Some((connector, acceptor)) = &self.tls {
             let name = flow_tls::server_name("localhost")?;
@@ -1406,7 +1431,7 @@ fn run(options: &Options) -> Result<(), String> {
     for (lane_index, lane) in lanes.iter().enumerate() {
         for slot in 0..per_lane {
             let (lane, stats, stop) = (Arc::clone(lane), Arc::clone(&stats), Arc::clone(&stop));
-            let seed = options.seed;
+            let (seed, replay) = (options.seed, options.pair);
             let limits = Limits {
                 stall: options.stall,
                 deadline: options.pair_deadline,
@@ -1421,7 +1446,8 @@ fn run(options: &Options) -> Result<(), String> {
                     if stop.load(Relaxed) {
                         break;
                     }
-                    let pair_seed = mix(seed ^ ((lane_index as u64) << 56) ^ ((slot as u64) << 28) ^ round);
+                    let pair_seed = replay
+                        .unwrap_or_else(|| mix(seed ^ ((lane_index as u64) << 56) ^ ((slot as u64) << 28) ^ round));
                     Arc::clone(&lane).pair(pair_seed, Arc::clone(&stats), limits).await;
                 }
             }));
