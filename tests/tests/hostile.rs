@@ -10,6 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -59,6 +60,18 @@ fn within_deadline(what: &str, elapsed: Duration, deadline: Duration) {
         elapsed <= deadline + SLACK,
         "{what}: gave up after {elapsed:?}, more than {SLACK:?} past its {deadline:?} deadline"
     );
+}
+
+/// Awaits `close`, which must give up with `TimedOut` at `deadline` (within
+/// the slack); returns its error.
+async fn close_times_out(what: &str, deadline: Duration, close: impl Future<Output = Result<(), Error>>) -> Error {
+    let started = Instant::now();
+    let Err(err) = close.await else {
+        panic!("{what}: the close completed while the peer holds on");
+    };
+    within_deadline(what, started.elapsed(), deadline);
+    assert_eq!(err.kind(), ErrorKind::TimedOut, "{what}: {err}");
+    err
 }
 
 /// Sends `data` one byte per `interval`, each byte in its own segment
@@ -552,26 +565,14 @@ fn close_gives_up_on_a_peer_that_never_closes() {
         // A silent peer, holding its end open.
         let (mut client, _silent) = tcp_pair().await;
         client.set_close_timeout(Some(CLOSE));
-        let started = Instant::now();
-        let err = client
-            .close()
-            .await
-            .expect_err("close completed while the peer holds on");
-        within_deadline("close with set_close_timeout, silent peer", started.elapsed(), CLOSE);
-        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+        let err = close_times_out("close with set_close_timeout, silent peer", CLOSE, client.close()).await;
         println!("never-closing peer: {err}");
 
         // A chatty one: a byte per 10 ms, for 10 s if nobody stops it.
         let (mut client, mut chatty) = tcp_pair().await;
         let peer = tokio::spawn(async move { trickle(&mut chatty, &[b'x'; 1000], TRICKLE).await });
         client.set_close_timeout(Some(CLOSE));
-        let started = Instant::now();
-        let err = client
-            .close()
-            .await
-            .expect_err("close completed while the peer trickles");
-        within_deadline("close with set_close_timeout, trickling peer", started.elapsed(), CLOSE);
-        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+        close_times_out("close with set_close_timeout, trickling peer", CLOSE, client.close()).await;
         drop(client);
         // Closed and dropped, the flow refuses the peer's bytes: it stops.
         let err = peer
@@ -590,13 +591,12 @@ fn close_within_gives_up_on_a_peer_that_never_closes() {
     tokio_block_on(within_limit(async {
         let (mut client, _silent) = tcp_pair().await;
         client.set_close_timeout(None);
-        let started = Instant::now();
-        let err = client
-            .close_within(tokio::time::sleep(CLOSE))
-            .await
-            .expect_err("close completed while the peer holds on");
-        within_deadline("close_within, silent peer", started.elapsed(), CLOSE);
-        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+        close_times_out(
+            "close_within, silent peer",
+            CLOSE,
+            client.close_within(tokio::time::sleep(CLOSE)),
+        )
+        .await;
     }));
 }
 
