@@ -50,6 +50,9 @@ enum Run {
     /// `--memory-probe KIND ADDR COUNT`: this process is the peer of the
     /// memory rows (see rows/memory.rs).
     MemoryProbe { kind: String, addr: String, count: usize },
+    /// `--count NAME OPS`: runs one workload of the instruction rows, which
+    /// callgrind watches (see rows/instructions.rs).
+    Count { name: String, ops: u64 },
 }
 
 /// The value of `option`, which needs `what`.
@@ -72,6 +75,15 @@ fn parse(mut args: lexopt::Parser) -> Result<Run, String> {
                 Ok(n) if n > 0 => rounds = Some(n),
                 _ => return Err("--rounds needs a positive number".into()),
             },
+            Arg::Long("count") => {
+                let name = value(&mut args, "--count", "NAME OPS")?;
+                let ops = value(&mut args, "--count", "NAME OPS")?;
+                let ops = match ops.parse() {
+                    Ok(n) if n > 0 => n,
+                    _ => return Err(format!("--count: operations {ops:?}: not a positive number")),
+                };
+                return Ok(Run::Count { name, ops });
+            }
             Arg::Long("memory-probe") => {
                 let kind = value(&mut args, "--memory-probe", "KIND ADDR COUNT")?;
                 let addr = value(&mut args, "--memory-probe", "KIND ADDR COUNT")?;
@@ -110,6 +122,13 @@ fn main() {
             Err(err) => {
                 eprintln!("flow-bench: memory probe: {err}");
                 std::process::exit(1);
+            }
+        },
+        Ok(Run::Count { name, ops }) => match rows::count(&name, ops) {
+            Ok(()) => return,
+            Err(err) => {
+                eprintln!("flow-bench: --count: {err}");
+                std::process::exit(2);
             }
         },
         Err(err) => {
@@ -179,5 +198,13 @@ mod tests {
         assert_eq!(parsed(&["--rounds"]), Err("--rounds needs a positive number".into()));
         assert!(parsed(&["--fast"]).is_err_and(|e| e.starts_with("unknown option --fast; usage: flow-bench")));
         assert!(parsed(&["--memory-probe", "tokio"]).is_err_and(|e| e.starts_with("--memory-probe needs")));
+        assert_eq!(
+            parsed(&["--count", "mem64-duplex", "1000"]),
+            Ok(Run::Count {
+                name: "mem64-duplex".into(),
+                ops: 1000
+            })
+        );
+        assert!(parsed(&["--count", "mem64-duplex", "0"]).is_err_and(|e| e.contains("not a positive number")));
     }
 }

@@ -136,12 +136,16 @@ impl Table {
         });
     }
 
-    /// Whether a row met its target.
+    /// Whether a row met its target: `met` when the median ratio reaches
+    /// it, `MISSED` only when every round fell short (the spread lies
+    /// wholly below it), and `within noise` between the two: the next run
+    /// may read either way.
     fn verdict(row: &Row) -> &'static str {
-        match row.target {
-            Some(t) if row.ratio >= t => "met",
-            Some(_) => "MISSED",
-            None => "",
+        match (row.target, row.spread) {
+            (None, _) => "",
+            (Some(t), _) if row.ratio >= t => "met",
+            (Some(t), Some((_, hi))) if hi >= t => "within noise",
+            (Some(_), _) => "MISSED",
         }
     }
 
@@ -215,6 +219,39 @@ mod tests {
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)
+    }
+
+    fn row(ratio: f64, spread: Option<(f64, f64)>, target: Option<f64>) -> Row {
+        Row {
+            what: "row".into(),
+            ours: "ours".into(),
+            ours_value: ratio,
+            baseline: "baseline".into(),
+            baseline_value: 1.0,
+            unit: "ops/s",
+            ratio,
+            spread,
+            target,
+        }
+    }
+
+    #[test]
+    fn a_target_is_missed_only_when_every_round_fell_short() {
+        assert_eq!(Table::verdict(&row(1.02, Some((0.9, 1.1)), Some(1.0))), "met");
+        assert_eq!(Table::verdict(&row(0.97, Some((0.9, 1.03)), Some(1.0))), "within noise");
+        assert_eq!(Table::verdict(&row(0.97, Some((0.9, 1.0)), Some(1.0))), "within noise");
+        assert_eq!(Table::verdict(&row(0.97, Some((0.9, 0.99)), Some(1.0))), "MISSED");
+        // A single measurement has no spread to excuse it.
+        assert_eq!(Table::verdict(&row(0.97, None, Some(1.0))), "MISSED");
+        assert_eq!(Table::verdict(&row(0.5, Some((0.4, 0.6)), None)), "");
+    }
+
+    #[test]
+    fn the_spread_pairs_rounds_and_orients_ratios() {
+        // Durations: ours 10 and 20 ms against 20 and 10 ms.
+        let spread = spread(&[ms(10), ms(20)], &[ms(20), ms(10)]);
+        assert_eq!(spread, Some((0.5, 2.0)));
+        assert_eq!(super::spread(&[], &[]), None);
     }
 
     #[test]

@@ -577,6 +577,10 @@ const BENCH_START: &str = "<!-- bench:start -->";
 const BENCH_END: &str = "<!-- bench:end -->";
 
 fn bench(root: &Path, options: &BenchOptions) -> Result<(), String> {
+    // The instruction rows run their workloads under callgrind.
+    if let Err(err) = ensure_system_tools(&[("valgrind", "--version", "valgrind")]) {
+        println!("    valgrind is missing and could not be installed ({err}): the instruction rows are left out");
+    }
     if !options.quick {
         // The loopback reference row needs iperf3; the rest runs without it.
         if let Err(err) = ensure_system_tools(&[("iperf3", "--version", "iperf3")]) {

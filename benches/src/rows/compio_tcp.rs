@@ -142,7 +142,7 @@ fn std_pair() -> (std::net::TcpStream, std::net::TcpStream) {
 }
 
 /// Both ends on the calling thread's compio runtime.
-fn compio_pair() -> (TcpStream, TcpStream) {
+pub(crate) fn compio_pair() -> (TcpStream, TcpStream) {
     let (a, b) = std_pair();
     (
         TcpStream::from_std(a).expect("adopt"),
@@ -219,7 +219,7 @@ async fn flow_drain(stream: TcpStream) -> u64 {
 
 /// compio's own stream, written as compio code is: owned buffers handed to
 /// the kernel and handed back in a `BufResult`, reused.
-mod raw {
+pub(crate) mod raw {
     use super::*;
 
     /// Reads to end of file into a reused 64 KiB buffer; returns the byte
@@ -253,7 +253,7 @@ mod raw {
 
     /// As [`flow::pingpong`], both ends on the
     /// calling task.
-    pub(super) async fn pingpong((mut a, mut b): (TcpStream, TcpStream), trips: u64) -> Duration {
+    pub(crate) async fn pingpong((mut a, mut b): (TcpStream, TcpStream), trips: u64) -> Duration {
         let echo = async move {
             let mut byte = [0u8; 1];
             loop {

@@ -8,10 +8,13 @@
 //! `async-std-pingpong`, `compio-bulk`, `compio-small`, `compio-pingpong`,
 //! `mem`, `memory`, `tls-bulk`, `tls-handshake`, `iperf`, and the
 //! many-connection echo servers `tokio-echo`, `smol-echo`,
-//! `async-std-echo`, `compio-echo` (`--only echo` selects all four).
+//! `async-std-echo`, `compio-echo` (`--only echo` selects all four), and
+//! `instructions`: callgrind's counts per operation, when valgrind is
+//! installed.
 
 mod compio_tcp;
 mod echo;
+mod instructions;
 mod iperf;
 mod mem;
 mod memory;
@@ -26,6 +29,7 @@ use std::time::Duration;
 use crate::Scale;
 use crate::stats::Table;
 
+pub(crate) use instructions::run as count;
 pub(crate) use memory::memory_probe;
 
 pub(crate) const MIB: u64 = 1024 * 1024;
@@ -46,6 +50,9 @@ pub(crate) fn all(scale: &Scale, table: &mut Table) {
     }
     if scale.wants("iperf") {
         iperf::row(scale, table);
+    }
+    if scale.wants("instructions") {
+        instructions::rows(scale, table);
     }
 }
 

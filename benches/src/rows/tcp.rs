@@ -84,7 +84,7 @@ pub(crate) async fn raw_tokio_pair() -> (tokio::net::TcpStream, tokio::net::TcpS
     (client, server)
 }
 
-async fn flow_tokio_pair() -> (flow_tokio::TcpFlow, flow_tokio::TcpFlow) {
+pub(crate) async fn flow_tokio_pair() -> (flow_tokio::TcpFlow, flow_tokio::TcpFlow) {
     let listener = flow_tokio::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (client, accepted) = tokio::join!(flow_tokio::TcpFlow::connect(addr), listener.accept());

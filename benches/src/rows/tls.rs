@@ -16,13 +16,13 @@ use crate::stats::{Table, Unit};
 
 /// The client and server configurations both sides use.
 #[derive(Clone)]
-struct Configs {
+pub(crate) struct Configs {
     client: Arc<ClientConfig>,
     server: Arc<ServerConfig>,
     name: ServerName<'static>,
 }
 
-fn configs() -> Configs {
+pub(crate) fn configs() -> Configs {
     let certified =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a self-signed certificate");
     let cert: CertificateDer<'static> = certified.cert.der().clone();
@@ -52,12 +52,12 @@ fn configs() -> Configs {
     }
 }
 
-type RawTls = tokio_rustls::TlsStream<tokio::net::TcpStream>;
-type FlowTls = flow_tls::TlsFlow<flow_tokio::TcpFlow>;
+pub(crate) type RawTls = tokio_rustls::TlsStream<tokio::net::TcpStream>;
+pub(crate) type FlowTls = flow_tls::TlsFlow<flow_tokio::TcpFlow>;
 
 /// A tokio-rustls connection over a fresh TCP pair; returns it and how
 /// long the handshake took.
-async fn raw_tls_pair(configs: &Configs) -> ((RawTls, RawTls), Duration) {
+pub(crate) async fn raw_tls_pair(configs: &Configs) -> ((RawTls, RawTls), Duration) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (client, accepted) = tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
@@ -78,7 +78,7 @@ async fn raw_tls_pair(configs: &Configs) -> ((RawTls, RawTls), Duration) {
 
 /// A flow-tls connection over a fresh flow-tokio pair; returns it and how
 /// long the handshake took.
-async fn flow_tls_pair(configs: &Configs) -> ((FlowTls, FlowTls), Duration) {
+pub(crate) async fn flow_tls_pair(configs: &Configs) -> ((FlowTls, FlowTls), Duration) {
     let listener = flow_tokio::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (client, accepted) = tokio::join!(flow_tokio::TcpFlow::connect(addr), listener.accept());

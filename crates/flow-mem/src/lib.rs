@@ -1,9 +1,11 @@
 //! The in-memory reference backend of the flow contract, and test tools for
 //! any flow.
 //!
-//! - [`pair`] and [`pair_with_capacity`]: two connected [`MemFlow`]s. Zero-copy:
-//!   the reader gets the very [`Bytes`](flow_api::Bytes) the writer handed
-//!   over. A buffer bound gives backpressure.
+//! - [`pair`] and [`pair_with_capacity`]: two connected [`MemFlow`]s. Zero-copy
+//!   for buffers of [`ZERO_COPY_MIN`] bytes or more: the reader gets the very
+//!   [`Bytes`](flow_api::Bytes) the writer handed over. Smaller writes are
+//!   copied into a shared chunk that one read takes whole. A buffer bound
+//!   gives backpressure.
 //! - [`Scripted`]: a one-way test flow, like mirage's `F`: reads come from a
 //!   fixed list of chunks and writes are recorded, for unit-testing protocol
 //!   code.
@@ -37,5 +39,5 @@ mod scripted;
 mod sync;
 
 pub use crate::faulty::{FaultConfig, Faulty};
-pub use crate::pair::{DEFAULT_CAPACITY, MemFlow, pair, pair_with_capacity};
+pub use crate::pair::{DEFAULT_CAPACITY, MemFlow, ZERO_COPY_MIN, pair, pair_with_capacity};
 pub use crate::scripted::{Recorder, Scripted};

@@ -6,12 +6,21 @@ use std::pin::Pin;
 use std::sync::PoisonError;
 use std::task::{Context, Poll, Waker};
 
+use bytes::BytesMut;
 use flow_api::{Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite, WriteError};
 
 use crate::sync::{Arc, Mutex, MutexGuard};
 
 /// The default buffer bound of [`pair`]: 64 KiB queued per direction.
 pub const DEFAULT_CAPACITY: usize = 64 * 1024;
+
+/// Buffers of at least this many bytes are handed to the reader unchanged
+/// (zero-copy); smaller ones are copied into a shared chunk, so that one
+/// read takes many small writes at once.
+pub const ZERO_COPY_MIN: usize = 1024;
+
+/// The size of the chunks that small writes are copied into.
+const CHUNK: usize = 16 * 1024;
 
 /// Two connected flows, each buffering at most [`DEFAULT_CAPACITY`] bytes
 /// toward the other.
@@ -48,7 +57,11 @@ pub fn pair_with_capacity(capacity: usize) -> (MemFlow, MemFlow) {
 
 /// One end of an in-memory pair: a [`Flow`](flow_api::Flow).
 ///
-/// - Reads hand out the writer's buffers unchanged (pointer-equal).
+/// - Reads hand out the writer's buffers of [`ZERO_COPY_MIN`] bytes or more
+///   unchanged (pointer-equal). Smaller writes are copied, back to back,
+///   into a shared chunk, and a read takes all of them that came after the
+///   last buffer handed over, as one buffer: like a socket, a pair keeps the
+///   bytes and their order, not the boundaries of the writes.
 /// - A peer dropped without closing is an abort: reads return the data in
 ///   flight, then [`ErrorKind::Reset`]; writes fail with `Reset`.
 /// - Close waits until the peer has finished writing (its `shutdown(Write)`,
@@ -75,10 +88,59 @@ struct Shared {
 
 #[derive(Default)]
 struct Pipe {
+    /// Buffers, in order; `tail` comes after the last of them.
     queue: VecDeque<Bytes>,
+    /// Small writes copied back to back, not handed out yet. Its spare room
+    /// is the rest of the current chunk, allocated on the first small write.
+    tail: BytesMut,
+    /// The bytes in `queue` and `tail`.
     queued: usize,
     /// The writer signalled the end of its writes.
     eof: bool,
+}
+
+impl Pipe {
+    fn push(&mut self, buf: Bytes) {
+        self.queued += buf.len();
+        if buf.len() >= ZERO_COPY_MIN {
+            self.seal_tail();
+            self.queue.push_back(buf);
+            return;
+        }
+        if self.tail.capacity() - self.tail.len() < buf.len() {
+            // The chunk is full: what it holds goes out as one buffer, and
+            // the next small writes start a new chunk (the old one is freed
+            // once the reader drops its pieces).
+            self.seal_tail();
+            self.tail = BytesMut::with_capacity(CHUNK);
+        }
+        self.tail.extend_from_slice(&buf);
+    }
+
+    /// Ends the current run of small writes: the copies so far become one
+    /// buffer in the queue, before whatever comes next.
+    fn seal_tail(&mut self) {
+        if !self.tail.is_empty() {
+            self.queue.push_back(self.tail.split().freeze());
+        }
+    }
+
+    fn pop(&mut self) -> Option<Bytes> {
+        let buf = match self.queue.pop_front() {
+            Some(buf) => buf,
+            None if !self.tail.is_empty() => self.tail.split().freeze(),
+            None => return None,
+        };
+        self.queued -= buf.len();
+        Some(buf)
+    }
+
+    /// Drops everything queued, and the chunk with it.
+    fn clear(&mut self) {
+        self.queue.clear();
+        self.tail = BytesMut::new();
+        self.queued = 0;
+    }
 }
 
 #[derive(Default)]
@@ -149,9 +211,7 @@ impl Shared {
         let end = &mut self.ends[me];
         if !end.read_shut {
             end.read_shut = true;
-            let incoming = &mut self.pipes[1 - me];
-            incoming.queue.clear();
-            incoming.queued = 0;
+            self.pipes[1 - me].clear();
             self.ends[1 - me].wake_writer();
         }
     }
@@ -165,8 +225,7 @@ impl FlowRead for MemFlow {
             return Poll::Ready(Ok(Chunk::Eof));
         }
         let incoming = &mut shared.pipes[peer];
-        if let Some(buf) = incoming.queue.pop_front() {
-            incoming.queued -= buf.len();
+        if let Some(buf) = incoming.pop() {
             shared.ends[peer].wake_writer();
             return Poll::Ready(Ok(Chunk::Data(buf)));
         }
@@ -218,8 +277,7 @@ impl FlowWrite for MemFlow {
             return Ok(());
         }
         let outgoing = &mut shared.pipes[me];
-        outgoing.queued += buf.len();
-        outgoing.queue.push_back(buf);
+        outgoing.push(buf);
         this.room_seen = outgoing.queued < capacity;
         shared.ends[peer].wake_reader();
         Ok(())
@@ -266,9 +324,7 @@ impl Drop for MemFlow {
         let (me, peer) = (self.me, self.peer());
         let mut shared = self.lock();
         shared.ends[me].dropped = true;
-        let incoming = &mut shared.pipes[peer];
-        incoming.queue.clear();
-        incoming.queued = 0;
+        shared.pipes[peer].clear();
         let other = &mut shared.ends[peer];
         other.wake_reader();
         other.wake_writer();
@@ -281,5 +337,117 @@ impl fmt::Debug for MemFlow {
             .field("end", &self.me)
             .field("capacity", &self.capacity)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use flow_api::prelude::*;
+    use futures_executor::block_on;
+
+    use super::{CHUNK, MemFlow, ZERO_COPY_MIN, pair, pair_with_capacity};
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    /// One read, which must be data.
+    fn read_data(flow: &mut MemFlow) -> Result<Bytes, Box<dyn std::error::Error>> {
+        match block_on(flow.read())? {
+            Chunk::Data(buf) => Ok(buf),
+            Chunk::Eof => Err("end of file instead of data".into()),
+        }
+    }
+
+    /// Reads until `want` bytes came, and how many reads that took.
+    fn read_exactly(flow: &mut MemFlow, want: usize) -> Result<(Vec<u8>, usize), Box<dyn std::error::Error>> {
+        let (mut got, mut reads) = (Vec::new(), 0);
+        while got.len() < want {
+            got.extend_from_slice(&read_data(flow)?);
+            reads += 1;
+        }
+        Ok((got, reads))
+    }
+
+    #[test]
+    fn small_writes_arrive_in_order_in_one_read() -> TestResult {
+        let (mut a, mut b) = pair();
+        let mut sent = Vec::new();
+        for i in 0..100u8 {
+            let msg = vec![i; 1 + usize::from(i) % 7];
+            sent.extend_from_slice(&msg);
+            block_on(a.write(Bytes::from(msg)))?;
+        }
+        let (got, reads) = read_exactly(&mut b, sent.len())?;
+        assert_eq!(got, sent);
+        assert_eq!(reads, 1, "the small writes were copied into one chunk");
+        Ok(())
+    }
+
+    #[test]
+    fn large_buffers_are_handed_over_between_small_ones_in_order() -> TestResult {
+        let (mut a, mut b) = pair();
+        let large = Bytes::from(vec![9u8; ZERO_COPY_MIN]);
+        block_on(a.write("ab"))?;
+        block_on(a.write(large.clone()))?;
+        block_on(a.write("cd"))?;
+        assert_eq!(read_data(&mut b)?, "ab");
+        let got = read_data(&mut b)?;
+        assert_eq!(got.as_ptr(), large.as_ptr(), "a large buffer is not copied");
+        assert_eq!(got.len(), large.len());
+        assert_eq!(read_data(&mut b)?, "cd");
+        Ok(())
+    }
+
+    #[test]
+    fn one_byte_under_the_bound_is_copied() -> TestResult {
+        let (mut a, mut b) = pair();
+        let small = Bytes::from(vec![1u8; ZERO_COPY_MIN - 1]);
+        block_on(a.write(small.clone()))?;
+        let got = read_data(&mut b)?;
+        assert_eq!(got, small);
+        assert_ne!(got.as_ptr(), small.as_ptr());
+        Ok(())
+    }
+
+    #[test]
+    fn small_writes_past_a_chunk_keep_every_byte() -> TestResult {
+        let (mut a, mut b) = pair_with_capacity(usize::MAX);
+        let mut sent = Vec::new();
+        for i in 0..(3 * CHUNK / 1000) {
+            let msg: Vec<u8> = (0..1000).map(|j| ((i * 31 + j) % 251) as u8).collect();
+            sent.extend_from_slice(&msg);
+            block_on(a.write(Bytes::from(msg)))?;
+        }
+        let (got, reads) = read_exactly(&mut b, sent.len())?;
+        assert_eq!(got, sent);
+        assert!(reads >= 3, "each full chunk went out as its own buffer ({reads} reads)");
+        Ok(())
+    }
+
+    #[test]
+    fn copied_bytes_count_against_the_bound() -> TestResult {
+        let (mut a, mut b) = pair_with_capacity(100);
+        for _ in 0..10 {
+            block_on(a.write(Bytes::from(vec![5u8; 10])))?;
+        }
+        let waker = futures_util::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(
+            std::pin::Pin::new(&mut a).poll_write_ready(&mut cx).is_pending(),
+            "100 copied bytes fill a 100-byte bound"
+        );
+        let (got, _) = read_exactly(&mut b, 100)?;
+        assert_eq!(got, vec![5u8; 100]);
+        assert!(std::pin::Pin::new(&mut a).poll_write_ready(&mut cx).is_ready());
+        Ok(())
+    }
+
+    #[test]
+    fn shutdown_read_discards_copied_bytes() -> TestResult {
+        let (mut a, mut b) = pair();
+        block_on(a.write("lost"))?;
+        block_on(b.shutdown(Shutdown::Read))?;
+        assert_eq!(block_on(b.read())?, Chunk::Eof);
+        block_on(a.write("also discarded"))?;
+        Ok(())
     }
 }

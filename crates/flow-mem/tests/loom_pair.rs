@@ -33,7 +33,8 @@ fn a_read_waits_for_the_write() {
         // Ping-pong: each write must wake the read waiting for it, as nothing
         // else follows that would.
         let (mut left, mut right) = flow_mem::pair();
-        let ping = Bytes::from_static(b"ping");
+        // At least ZERO_COPY_MIN bytes: handed over, not copied.
+        let ping = Bytes::from(vec![7u8; flow_mem::ZERO_COPY_MIN]);
         let sent = ping.clone();
         let peer = thread::spawn(move || {
             block_on(right.write(sent)).map_err(|e| e.to_string())?;

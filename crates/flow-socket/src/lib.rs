@@ -388,8 +388,9 @@ impl<T: Transport> StreamFlow<T> {
 
     /// Discards after `shutdown(Read)`, from any poll but close's; its
     /// outcome is in the read state, and the poll goes on with its own job.
+    #[inline]
     fn discard_while_polled(&mut self, cx: &mut Context<'_>, side: Side) {
-        if self.read == ReadState::Discarding {
+        if matches!(self.read, ReadState::Discarding) {
             let mut budget = DISCARD_PER_POLL;
             let _ = self.poll_discard(cx, side, false, &mut budget);
         }

@@ -107,6 +107,26 @@ pub fn prepare_read_buffer(buf: &mut BytesMut) {
     }
 }
 
+/// One vectored write of the queue's front buffers: up to 64 slices on
+/// the stack (no allocation per flush), larger bursts in one allocation of
+/// up to [`MAX_IOVECS`].
+fn poll_write_queued<S: ByteStream>(
+    stream: &mut S,
+    cx: &mut Context<'_>,
+    queue: &WriteQueue,
+) -> Poll<io::Result<usize>> {
+    let mut stack = [IoSlice::new(&[]); 64];
+    if queue.buffers() <= stack.len() {
+        for (slot, buf) in stack.iter_mut().zip(queue.iter()) {
+            *slot = IoSlice::new(buf);
+        }
+        stream.poll_write_vectored(cx, &stack[..queue.buffers()])
+    } else {
+        let heap: Vec<IoSlice<'_>> = queue.iter().take(MAX_IOVECS).map(|b| IoSlice::new(b)).collect();
+        stream.poll_write_vectored(cx, &heap)
+    }
+}
+
 impl<S: ByteStream> Transport for S {
     type Sleep = Sleep;
 
@@ -120,23 +140,13 @@ impl<S: ByteStream> Transport for S {
     }
 
     fn poll_send(&mut self, cx: &mut Context<'_>, queue: &mut WriteQueue) -> Poll<io::Result<()>> {
-        while !queue.is_empty() {
-            // Up to 64 slices on the stack (no allocation per flush); larger
-            // bursts in one allocation of up to MAX_IOVECS.
-            let mut stack = [IoSlice::new(&[]); 64];
-            let heap: Vec<IoSlice<'_>>;
-            let slices: &[IoSlice<'_>] = if queue.buffers() <= stack.len() {
-                for (slot, buf) in stack.iter_mut().zip(queue.iter()) {
-                    *slot = IoSlice::new(buf);
-                }
-                &stack[..queue.buffers()]
+        while let Some(front) = queue.front() {
+            let polled = if queue.buffers() == 1 {
+                // One buffer (a request, a ping): a plain write, without
+                // filling a vector first.
+                self.poll_write(cx, front)
             } else {
-                heap = queue.iter().take(MAX_IOVECS).map(|b| IoSlice::new(b)).collect();
-                &heap
-            };
-            let polled = match (slices, queue.front()) {
-                ([_], Some(front)) => self.poll_write(cx, front),
-                _ => self.poll_write_vectored(cx, slices),
+                poll_write_queued(self, cx, queue)
             };
             match ready!(polled) {
                 Ok(0) => {

@@ -19,14 +19,18 @@ fn copy_hands_the_very_buffers_read_to_the_writer() {
     block_on(within("copy", async {
         let (mut src, mut src_peer) = flow_mem::pair();
         let (mut dst, mut dst_peer) = flow_mem::pair();
-        let bufs: Vec<Bytes> = (1..=3u8).map(|i| Bytes::from(vec![i; 1000 * usize::from(i)])).collect();
+        // At least ZERO_COPY_MIN bytes each: flow-mem hands them over.
+        let bufs: Vec<Bytes> = (1..=3u8)
+            .map(|i| Bytes::from(vec![i; flow_mem::ZERO_COPY_MIN * usize::from(i)]))
+            .collect();
         for buf in &bufs {
             src_peer.write(buf.clone()).await.unwrap();
         }
         src_peer.shutdown(Shutdown::Write).await.unwrap();
         let stats = copy(&mut src, &mut dst).await.unwrap();
-        assert_eq!(stats.bytes_read, 6000);
-        assert_eq!(stats.bytes_written, 6000);
+        let total = 6 * flow_mem::ZERO_COPY_MIN as u64;
+        assert_eq!(stats.bytes_read, total);
+        assert_eq!(stats.bytes_written, total);
         assert_eq!(stats.reads, 3);
         assert_eq!(stats.writes, 3);
         assert!(stats.flushes >= 1, "{stats:?}");
@@ -158,7 +162,10 @@ fn proxy_propagates_half_close_each_way() {
         assert_eq!(stats.a_to_b.bytes_read, 7);
         assert_eq!(stats.a_to_b.bytes_written, 7);
         assert_eq!(stats.b_to_a.bytes_written, 16);
-        assert_eq!(stats.b_to_a.writes, 2);
+        // Each chunk read is written on as it is (flow-mem may have joined
+        // the server's two small writes into one read).
+        assert_eq!(stats.b_to_a.writes, stats.b_to_a.reads, "{stats:?}");
+        assert!((1..=2).contains(&stats.b_to_a.reads), "{stats:?}");
     }));
 }
 
