@@ -112,6 +112,9 @@ pub struct TlsFlow<F> {
     /// write side is being finished.
     plain: WriteQueue,
     read: ReadState,
+    /// The error that ended reads, kept while plaintext decrypted before it
+    /// (from the same chunk of records) is still to be read.
+    failure: Option<Error>,
     close: CloseState,
     /// Buffers handed to the underlying flow so far, and whether it was
     /// flushed since the last one: the read path compares them to tell
@@ -141,6 +144,7 @@ impl<F> TlsFlow<F> {
             outgoing: None,
             plain: WriteQueue::new(PLAINTEXT_HIGH_WATER).named("the TLS connection"),
             read: ReadState::Open,
+            failure: None,
             close: CloseState::Open,
             handed_over: 0,
             inner_unflushed: false,
@@ -388,6 +392,17 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
         Ok(Bytes::from(out))
     }
 
+    /// Plaintext rustls still holds (one record's worth), if any.
+    fn take_buffered(&mut self) -> Option<Bytes> {
+        let mut reader = self.conn.reader();
+        let data = match reader.fill_buf() {
+            Ok(buf) if !buf.is_empty() => Bytes::copy_from_slice(buf),
+            _ => return None,
+        };
+        reader.consume(data.len());
+        Some(data)
+    }
+
     fn poll_read_plain(&mut self, icx: &mut Context<'_>) -> Poll<Result<Chunk, Error>> {
         if self.close != CloseState::Open {
             // Once close started, the underlying flow's close discards what
@@ -399,13 +414,34 @@ impl<F: FlowRead + FlowWrite + Unpin> TlsFlow<F> {
             match self.read {
                 ReadState::Eof | ReadState::Shut => return Poll::Ready(Ok(Chunk::Eof)),
                 ReadState::Failed(kind) => {
+                    if self.failure.is_some()
+                        && let Some(data) = self.take_buffered()
+                    {
+                        return Poll::Ready(Ok(Chunk::Data(data)));
+                    }
+                    if let Some(err) = self.failure.take() {
+                        return Poll::Ready(Err(err));
+                    }
                     return Poll::Ready(Err(Error::new(kind).context("the TLS connection failed earlier")));
                 }
                 ReadState::Open => {}
             }
             let state = match self.conn.process_new_packets() {
                 Ok(state) => state,
-                Err(err) => return Poll::Ready(Err(self.fail(err, "reading", icx))),
+                Err(err) => {
+                    let failure = self.fail(err, "reading", icx);
+                    // Records ahead of the bad one in the same chunk were
+                    // decrypted: their plaintext is read first, and the
+                    // error after it, as a socket reports an error after
+                    // the data that came before it.
+                    return Poll::Ready(match self.take_buffered() {
+                        Some(data) => {
+                            self.failure = Some(failure);
+                            Ok(Chunk::Data(data))
+                        }
+                        None => Err(failure),
+                    });
+                }
             };
             let available = state.plaintext_bytes_to_read();
             if available > 0 {
