@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::Scale;
 use crate::rows::compio_tcp::{compio_pair, raw as compio_raw};
 use crate::rows::tcp::{flow_tokio_pair, raw_tokio_pair};
-use crate::rows::tls::{configs, flow_tls_pair, raw_tls_pair};
+use crate::rows::tls::{configs, flow_handshakes, raw_handshakes};
 use crate::rows::workloads::{flow, tokio_raw};
 use crate::rows::{Runtime, Tokio};
 use crate::stats::Table;
@@ -124,22 +124,8 @@ pub(crate) fn run(name: &str, ops: u64) -> Result<(), String> {
             flow::pingpong(pair, ops).await
         }),
         "compio-pingpong-raw" => compio().block_on(async { compio_raw::pingpong(compio_pair(), ops).await }),
-        "tls-handshake-flow" => tokio().block_on(async {
-            let configs = configs();
-            let mut took = Duration::ZERO;
-            for _ in 0..ops {
-                took += flow_tls_pair(&configs).await.1;
-            }
-            took
-        }),
-        "tls-handshake-raw" => tokio().block_on(async {
-            let configs = configs();
-            let mut took = Duration::ZERO;
-            for _ in 0..ops {
-                took += raw_tls_pair(&configs).await.1;
-            }
-            took
-        }),
+        "tls-handshake-flow" => tokio().block_on(async { flow_handshakes(&configs(), ops).await }),
+        "tls-handshake-raw" => tokio().block_on(async { raw_handshakes(&configs(), ops).await }),
         other => {
             let names: Vec<&str> = workloads().collect();
             return Err(format!("no workload {other:?}; one of {}", names.join(", ")));

@@ -52,12 +52,12 @@ pub(crate) fn configs() -> Configs {
     }
 }
 
-pub(crate) type RawTls = tokio_rustls::TlsStream<tokio::net::TcpStream>;
-pub(crate) type FlowTls = flow_tls::TlsFlow<flow_tokio::TcpFlow>;
+type RawTls = tokio_rustls::TlsStream<tokio::net::TcpStream>;
+type FlowTls = flow_tls::TlsFlow<flow_tokio::TcpFlow>;
 
 /// A tokio-rustls connection over a fresh TCP pair; returns it and how
 /// long the handshake took.
-pub(crate) async fn raw_tls_pair(configs: &Configs) -> ((RawTls, RawTls), Duration) {
+async fn raw_tls_pair(configs: &Configs) -> ((RawTls, RawTls), Duration) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (client, accepted) = tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
@@ -78,7 +78,7 @@ pub(crate) async fn raw_tls_pair(configs: &Configs) -> ((RawTls, RawTls), Durati
 
 /// A flow-tls connection over a fresh flow-tokio pair; returns it and how
 /// long the handshake took.
-pub(crate) async fn flow_tls_pair(configs: &Configs) -> ((FlowTls, FlowTls), Duration) {
+async fn flow_tls_pair(configs: &Configs) -> ((FlowTls, FlowTls), Duration) {
     let listener = flow_tokio::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (client, accepted) = tokio::join!(flow_tokio::TcpFlow::connect(addr), listener.accept());
@@ -89,6 +89,25 @@ pub(crate) async fn flow_tls_pair(configs: &Configs) -> ((FlowTls, FlowTls), Dur
     let (client, server) = tokio::join!(connector.connect(configs.name.clone(), client), acceptor.accept(server));
     let took = started.elapsed();
     ((client.expect("TLS connect"), server.expect("TLS accept")), took)
+}
+
+/// `count` tokio-rustls handshakes, each on a fresh connection; returns
+/// the time of the handshakes alone.
+pub(crate) async fn raw_handshakes(configs: &Configs, count: u64) -> Duration {
+    let mut took = Duration::ZERO;
+    for _ in 0..count {
+        took += raw_tls_pair(configs).await.1;
+    }
+    took
+}
+
+/// As [`raw_handshakes`], with flow-tls over flow-tokio.
+pub(crate) async fn flow_handshakes(configs: &Configs, count: u64) -> Duration {
+    let mut took = Duration::ZERO;
+    for _ in 0..count {
+        took += flow_tls_pair(configs).await.1;
+    }
+    took
 }
 
 /// Bulk throughput and handshakes per second.
@@ -127,23 +146,11 @@ pub(crate) fn rows(scale: &Scale, table: &mut Table) {
             &runtime,
             || {
                 let configs = configs.clone();
-                async move {
-                    let mut took = Duration::ZERO;
-                    for _ in 0..handshakes {
-                        took += raw_tls_pair(&configs).await.1;
-                    }
-                    took
-                }
+                async move { raw_handshakes(&configs, handshakes).await }
             },
             || {
                 let configs = configs.clone();
-                async move {
-                    let mut took = Duration::ZERO;
-                    for _ in 0..handshakes {
-                        took += flow_tls_pair(&configs).await.1;
-                    }
-                    took
-                }
+                async move { flow_handshakes(&configs, handshakes).await }
             },
         );
         table.compare(
