@@ -31,6 +31,9 @@ pub(crate) enum Unit {
     Rate(u64),
     /// Operations done: shown as microseconds each; lower is better.
     Latency(u64),
+    /// Bytes moved, for a CPU time: shown as CPU seconds per GiB; lower
+    /// is better.
+    CpuPerGib(u64),
 }
 
 /// One comparison: ours against a baseline.
@@ -62,6 +65,7 @@ fn value(unit: Unit, d: Duration) -> f64 {
         Unit::Throughput(bytes) => bytes as f64 / secs / (1024.0 * 1024.0),
         Unit::Rate(ops) => ops as f64 / secs,
         Unit::Latency(ops) => secs * 1e6 / ops.max(1) as f64,
+        Unit::CpuPerGib(bytes) => secs / (bytes.max(1) as f64 / (1024.0 * 1024.0 * 1024.0)),
     }
 }
 
@@ -99,6 +103,7 @@ impl Table {
             Unit::Throughput(_) => (ov / bv, "MiB/s"),
             Unit::Rate(_) => (ov / bv, "ops/s"),
             Unit::Latency(_) => (bv / ov, "µs"),
+            Unit::CpuPerGib(_) => (bv / ov, "CPU s/GiB"),
         };
         self.rows.push(Row {
             what: what.into(),

@@ -6,7 +6,8 @@
 //! `tokio-bulk`, `tokio-small`, `tokio-pingpong`, `smol-bulk`, `smol-small`,
 //! `smol-pingpong`, `async-std-bulk`, `async-std-small`,
 //! `async-std-pingpong`, `compio-bulk`, `compio-small`, `compio-pingpong`,
-//! `mem`, `memory`, `tls-bulk`, `tls-handshake`, `iperf`, and the
+//! `mem`, `memory`, `tls-bulk`, `tls-handshake`, `relay` (client → proxy
+//! → server, splice against `copy_bidirectional`), `iperf`, and the
 //! many-connection echo servers `tokio-echo`, `smol-echo`,
 //! `async-std-echo`, `compio-echo` (`--only echo` selects all four), and
 //! `instructions`: callgrind's counts per operation, when valgrind is
@@ -18,6 +19,7 @@ mod instructions;
 mod iperf;
 mod mem;
 mod memory;
+mod relay;
 mod tcp;
 mod tls;
 mod workloads;
@@ -47,6 +49,9 @@ pub(crate) fn all(scale: &Scale, table: &mut Table) {
     }
     if scale.wants("tls") {
         tls::rows(scale, table);
+    }
+    if scale.wants("relay") {
+        relay::rows(scale, table);
     }
     if scale.wants("iperf") {
         iperf::row(scale, table);

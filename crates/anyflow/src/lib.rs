@@ -11,9 +11,32 @@
 //! | `compio` | `compio` | TCP and Unix socket flows on compio: completion-based I/O (io_uring), no copies; not `Send`, Unix only, Rust 1.95 |
 //! | `tls` | `tls` | TLS over any flow, with rustls and the ring provider |
 //! | `util` | `util` | copy, proxy, a buffered channel, metering; with `tokio`, adapters to and from tokio's IO traits; with `smol` or `async-std`, to and from futures-io |
+//! | `splice` | `util` | with `util`: `copy(..).splice()` and `proxy(..).splice()`, the kernel relay between plain sockets (Linux `splice(2)`) |
 //! | `mem` | `mem` | in-memory pairs, scripted test flows, fault injection |
 //!
 //! Features are additive: any combination builds, all of them included.
+//!
+//! # Picking the transport at run time
+//!
+//! [`dial`](mod@dial) connects to an address, and listens on one, whatever
+//! the transport it names: `tcp://host:port`, `tls://host:port`,
+//! `unix:/path`, or `mem:NAME` (an in-process listener, for tests). The
+//! flows are [`BoxFlow`]s, so the code around them is the same for each.
+//! The module exists with any runtime feature or `mem`; an address whose
+//! transport is not compiled in fails with a message naming the feature to
+//! enable.
+//!
+//! ```no_run
+//! # #[cfg(any(feature = "tokio", feature = "smol", feature = "async-std", feature = "mem"))]
+//! # async fn run() -> Result<(), anyflow::Error> {
+//! use anyflow::prelude::*;
+//!
+//! let addr = std::env::args().nth(1).unwrap_or_else(|| "tcp://127.0.0.1:7000".into());
+//! let mut flow = anyflow::dial::dial(&addr).await?; // "dialling tcp://...: connection refused"
+//! flow.write("hello").await?;
+//! flow.close().await
+//! # }
+//! ```
 //!
 //! ```
 //! use anyflow::prelude::*;
@@ -36,6 +59,9 @@ pub use flow_api::*;
 #[cfg(all(doctest, feature = "tokio", feature = "tls"))]
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
+
+#[cfg(any(feature = "tokio", feature = "smol", feature = "async-std", feature = "mem"))]
+pub mod dial;
 
 /// The tokio backend: TCP and Unix socket flows (`flow-tokio`).
 #[cfg(feature = "tokio")]

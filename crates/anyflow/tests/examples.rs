@@ -81,3 +81,38 @@ fn mem_pairs_through_the_facade() {
         assert_eq!(b.read().await.unwrap(), Chunk::Eof);
     });
 }
+
+#[cfg(feature = "tokio")]
+#[path = "../examples/dial.rs"]
+mod dial_example;
+
+/// The `dial` example's server and client against each other over each
+/// transport compiled in, by address.
+#[cfg(feature = "tokio")]
+#[test]
+fn dial_example_server_and_client() {
+    let message: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let dir = flow_conformance::sockets::TempDir::new("anyflow-dial-example");
+    let mut addrs = vec!["tcp://127.0.0.1:0".to_owned()];
+    if cfg!(unix) {
+        addrs.push(format!("unix:{}", dir.path("echo.sock").unwrap().display()));
+    }
+    if cfg!(feature = "mem") {
+        addrs.push("mem:dial-example".to_owned());
+    }
+    for addr in addrs {
+        let (served, echo) = tokio_block_on(async {
+            let listener = anyflow::dial::listen(&addr).await.unwrap();
+            let local = listener.local_addr().to_string();
+            let both = futures_util::future::join(
+                dial_example::serve_one(&listener),
+                dial_example::client(&local, &message),
+            );
+            flow_conformance::timer::timeout(std::time::Duration::from_secs(20), both)
+                .await
+                .expect("the echo hung for 20 s")
+        });
+        assert_eq!(served.unwrap(), message.len() as u64, "{addr}");
+        assert_eq!(echo.unwrap(), message, "{addr}");
+    }
+}

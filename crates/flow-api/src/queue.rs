@@ -61,23 +61,50 @@ pub enum WriteState {
 /// # Ok::<(), WriteError>(())
 /// ```
 pub struct WriteQueue {
-    bufs: VecDeque<Bytes>,
+    // Boxed, made at the first push and kept: a flow that has not written
+    // yet (an idle connection) holds 8 bytes here instead of 32. The
+    // queue's buffers are on the heap anyway; this is one more pointer.
+    #[allow(clippy::box_collection, reason = "an idle queue holds a pointer, not a deque")]
+    bufs: Option<Box<VecDeque<Bytes>>>,
     len: usize,
-    high_water: usize,
-    state: WriteState,
     what: &'static str,
+    // `u32::MAX` is no mark at all (`usize::MAX`): see `new`.
+    high_water: u32,
+    state: WriteState,
 }
+
+/// What an unallocated queue reads as.
+static NO_BUFFERS: VecDeque<Bytes> = VecDeque::new();
 
 impl WriteQueue {
     /// An empty, open queue that applies backpressure once it holds
-    /// `high_water` bytes.
+    /// `high_water` bytes. A mark of 4 GiB (`u32::MAX` bytes) or more is no
+    /// mark at all: the queue is never full, as with `usize::MAX`.
+    ///
+    /// An empty queue allocates nothing; the first buffer queued makes its
+    /// storage, which it keeps.
     pub const fn new(high_water: usize) -> Self {
         WriteQueue {
-            bufs: VecDeque::new(),
+            bufs: None,
             len: 0,
-            high_water,
-            state: WriteState::Open,
             what: "the flow's write side",
+            // Kept in 32 bits, which is smaller (the queue is part of
+            // every idle flow) and more than any mark in use.
+            high_water: if high_water >= u32::MAX as usize {
+                u32::MAX
+            } else {
+                high_water as u32
+            },
+            state: WriteState::Open,
+        }
+    }
+
+    /// The queued buffers, front first (an empty deque before any was).
+    #[inline]
+    fn deque(&self) -> &VecDeque<Bytes> {
+        match &self.bufs {
+            Some(bufs) => bufs,
+            None => &NO_BUFFERS,
         }
     }
 
@@ -97,22 +124,26 @@ impl WriteQueue {
 
     /// Whether nothing is queued.
     pub fn is_empty(&self) -> bool {
-        self.bufs.is_empty()
+        self.deque().is_empty()
     }
 
     /// Buffers queued (the front one possibly partly sent).
     pub fn buffers(&self) -> usize {
-        self.bufs.len()
+        self.deque().len()
     }
 
     /// Whether the queue holds the high-water mark or more.
     pub fn is_full(&self) -> bool {
-        self.len >= self.high_water
+        self.len >= self.high_water()
     }
 
-    /// The high-water mark.
+    /// The high-water mark (`usize::MAX` for none: see
+    /// [`new`](WriteQueue::new)).
     pub fn high_water(&self) -> usize {
-        self.high_water
+        match self.high_water {
+            u32::MAX => usize::MAX,
+            mark => mark as usize,
+        }
     }
 
     /// The write side's state.
@@ -127,16 +158,26 @@ impl WriteQueue {
 
     /// The front buffer, the next to send.
     pub fn front(&self) -> Option<&Bytes> {
-        self.bufs.front()
+        self.deque().front()
     }
 
     /// The queued buffers, front first.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &Bytes> + '_ {
-        self.bufs.iter()
+        self.deque().iter()
     }
 
     /// Why a write would be refused now, if it would.
+    #[inline]
     pub fn refusal(&self) -> Option<WriteError> {
+        // Asked before every write: the open case stays at the call site.
+        match self.state {
+            WriteState::Open => None,
+            _ => self.refusal_of_closed(),
+        }
+    }
+
+    #[cold]
+    fn refusal_of_closed(&self) -> Option<WriteError> {
         match self.state {
             WriteState::Open => None,
             WriteState::Shutting | WriteState::Shut => Some(WriteError::Closed),
@@ -182,7 +223,7 @@ impl WriteQueue {
     pub fn push(&mut self, buf: Bytes) {
         if !buf.is_empty() {
             self.len += buf.len();
-            self.bufs.push_back(buf);
+            self.bufs.get_or_insert_with(Box::default).push_back(buf);
         }
     }
 
@@ -190,13 +231,13 @@ impl WriteQueue {
     pub fn push_front(&mut self, buf: Bytes) {
         if !buf.is_empty() {
             self.len += buf.len();
-            self.bufs.push_front(buf);
+            self.bufs.get_or_insert_with(Box::default).push_front(buf);
         }
     }
 
     /// Takes the front buffer off the queue.
     pub fn pop_front(&mut self) -> Option<Bytes> {
-        let buf = self.bufs.pop_front()?;
+        let buf = self.bufs.as_mut()?.pop_front()?;
         self.len -= buf.len();
         Some(buf)
     }
@@ -205,12 +246,13 @@ impl WriteQueue {
     /// dropped, and a buffer sent in part keeps its rest at the front. `n`
     /// larger than [`len`](WriteQueue::len) consumes everything.
     pub fn advance(&mut self, mut n: usize) {
+        let Some(bufs) = self.bufs.as_mut() else { return };
         while n > 0 {
-            let Some(front) = self.bufs.front_mut() else { break };
+            let Some(front) = bufs.front_mut() else { break };
             if front.len() <= n {
                 n -= front.len();
                 self.len -= front.len();
-                self.bufs.pop_front();
+                bufs.pop_front();
             } else {
                 front.advance(n);
                 self.len -= n;
@@ -260,7 +302,7 @@ impl WriteQueue {
         mut flow: Pin<&mut F>,
     ) -> Poll<Result<bool, WriteError>> {
         let mut handed = false;
-        while let Some(front) = self.bufs.front() {
+        while let Some(front) = self.front() {
             match flow.as_mut().poll_write_ready(cx) {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
@@ -301,14 +343,19 @@ impl WriteQueue {
 
     /// Drops what is queued.
     pub fn clear(&mut self) {
-        self.bufs.clear();
+        if let Some(bufs) = &mut self.bufs {
+            bufs.clear();
+        }
         self.len = 0;
     }
 
     /// Takes everything queued off, front first, leaving the queue empty.
     pub fn take_all(&mut self) -> Vec<Bytes> {
         self.len = 0;
-        self.bufs.drain(..).collect()
+        self.bufs
+            .as_mut()
+            .map(|bufs| bufs.drain(..).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -316,8 +363,8 @@ impl fmt::Debug for WriteQueue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WriteQueue")
             .field("len", &self.len)
-            .field("buffers", &self.bufs.len())
-            .field("high_water", &self.high_water)
+            .field("buffers", &self.buffers())
+            .field("high_water", &self.high_water())
             .field("state", &self.state)
             .finish()
     }
@@ -485,6 +532,40 @@ mod tests {
             Poll::Pending
         });
         assert!(matches!(polled, Poll::Ready(Ok(()))), "below the mark again");
+    }
+
+    #[test]
+    fn an_idle_queue_stays_small_and_allocates_nothing() {
+        // Every socket flow holds one, idle or not, and an idle flow must
+        // cost at most 64 bytes over its raw socket (issue 15): the deque
+        // is boxed (8 bytes, not 32) and the mark kept in 32 bits. Were the
+        // queue to grow back, that budget would be gone.
+        assert!(
+            std::mem::size_of::<WriteQueue>() <= 40,
+            "WriteQueue is {} bytes",
+            std::mem::size_of::<WriteQueue>()
+        );
+        let mut queue = WriteQueue::new(4);
+        assert!(queue.bufs.is_none());
+        assert!(queue.is_empty() && queue.front().is_none() && queue.iter().len() == 0);
+        queue.advance(3);
+        assert!(queue.pop_front().is_none() && queue.take_all().is_empty());
+        queue.push(Bytes::new());
+        assert!(queue.bufs.is_none(), "an empty buffer is not queued");
+        queue.push(Bytes::from_static(b"ab"));
+        assert_eq!(queue.take_all(), vec![Bytes::from_static(b"ab")]);
+    }
+
+    #[test]
+    fn marks_beyond_32_bits_are_no_mark() {
+        assert_eq!(WriteQueue::new(usize::MAX).high_water(), usize::MAX);
+        assert_eq!(WriteQueue::new(u32::MAX as usize).high_water(), usize::MAX);
+        let below = u32::MAX as usize - 1;
+        assert_eq!(WriteQueue::new(below).high_water(), below);
+        assert_eq!(WriteQueue::new(256 * 1024).high_water(), 256 * 1024);
+        let mut queue = WriteQueue::new(usize::MAX);
+        queue.push(Bytes::from(vec![0; 1024]));
+        assert!(!queue.is_full());
     }
 
     #[test]

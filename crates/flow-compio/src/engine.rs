@@ -195,6 +195,13 @@ impl<S: Socket> std::os::fd::AsFd for CompioStream<S> {
     }
 }
 
+/// compio's sockets are not registered for readiness: a relay's raw
+/// operations (`splice`) are not available, and relays over these flows
+/// move the bytes through the flow (compio's driver has a completion-based
+/// `Splice` operation, which a relay does not use yet).
+#[cfg(unix)]
+impl<S: Socket> flow_socket::ReadyIo for CompioStream<S> {}
+
 impl<S: Socket> Transport for CompioStream<S> {
     type Sleep = LocalBoxFuture<()>;
 

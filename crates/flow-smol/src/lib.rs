@@ -139,8 +139,24 @@ where
 {
     io: Arc<Async<S>>,
     reads: ZeroedReads,
+    /// Made at the first wait and kept: an idle socket holds a pointer
+    /// here, not two readiness futures (112 bytes).
+    waits: Option<Box<Waits<S>>>,
+}
+
+/// The readiness registrations a socket keeps across polls.
+struct Waits<S> {
     readable: Option<async_io::ReadableOwned<S>>,
     writable: Option<async_io::WritableOwned<S>>,
+}
+
+impl<S> Default for Waits<S> {
+    fn default() -> Self {
+        Waits {
+            readable: None,
+            writable: None,
+        }
+    }
 }
 
 impl<S> SmolSocket<S>
@@ -153,8 +169,7 @@ where
         SmolSocket {
             io,
             reads: ZeroedReads::default(),
-            readable: None,
-            writable: None,
+            waits: None,
         }
     }
 
@@ -184,10 +199,11 @@ where
                 other => return Poll::Ready(other),
             }
             let io = &self.io;
-            let writable = self.writable.get_or_insert_with(|| Arc::clone(io).writable_owned());
+            let waits = self.waits.get_or_insert_with(Box::default);
+            let writable = waits.writable.get_or_insert_with(|| Arc::clone(io).writable_owned());
             let result = ready!(Pin::new(writable).poll(cx));
             // It fired: the next wait needs a fresh one.
-            self.writable = None;
+            waits.writable = None;
             result?;
         }
     }
@@ -240,10 +256,11 @@ where
                 other => return other,
             }
             let io = &self.io;
-            let readable = self.readable.get_or_insert_with(|| Arc::clone(io).readable_owned());
+            let waits = self.waits.get_or_insert_with(Box::default);
+            let readable = waits.readable.get_or_insert_with(|| Arc::clone(io).readable_owned());
             let result = ready!(Pin::new(readable).poll(cx));
             // It fired: the next wait needs a fresh one.
-            self.readable = None;
+            waits.readable = None;
             result?;
         }
     }
@@ -264,6 +281,50 @@ where
 
     fn broken_pipe_kind(&self) -> ErrorKind {
         S::BROKEN_PIPE
+    }
+}
+
+/// Raw operations (a relay's `splice`) on async-io's reactor, with the
+/// same kept registrations as reads and writes: see `poll_writing`.
+impl<S> flow_socket::ReadyIo for SmolSocket<S>
+where
+    S: StdSocket,
+    for<'a> &'a S: Read + Write,
+{
+    fn supports_ready_io(&self) -> bool {
+        true
+    }
+
+    fn poll_ready_io(
+        &mut self,
+        cx: &mut Context<'_>,
+        readiness: flow_socket::Readiness,
+        op: flow_socket::RawOp<'_>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            match op(self.io.get_ref().as_fd()) {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                other => return Poll::Ready(other),
+            }
+            let io = &self.io;
+            let result = match readiness {
+                flow_socket::Readiness::Read => {
+                    let waits = self.waits.get_or_insert_with(Box::default);
+                    let readable = waits.readable.get_or_insert_with(|| Arc::clone(io).readable_owned());
+                    let result = ready!(Pin::new(readable).poll(cx));
+                    waits.readable = None;
+                    result
+                }
+                flow_socket::Readiness::Write => {
+                    let waits = self.waits.get_or_insert_with(Box::default);
+                    let writable = waits.writable.get_or_insert_with(|| Arc::clone(io).writable_owned());
+                    let result = ready!(Pin::new(writable).poll(cx));
+                    waits.writable = None;
+                    result
+                }
+            };
+            result?;
+        }
     }
 }
 

@@ -43,6 +43,8 @@ use flow_api::{
 mod transport;
 
 mod net;
+#[cfg(unix)]
+mod relay;
 mod split;
 mod sync;
 mod wakers;
@@ -52,6 +54,8 @@ use wakers::{DrainWakers, Side};
 #[cfg(unix)]
 pub use crate::net::{Accepted as UnixAccepted, UnixFlow, UnixListener};
 pub use crate::net::{AsSocket, Runtime, TcpFlow, TcpListener, ToAddrs};
+#[cfg(unix)]
+pub use crate::relay::{RawOp, RawSocketFlow, Readiness, ReadyIo};
 pub use crate::split::{OwnedReadHalf, OwnedWriteHalf};
 pub use crate::transport::{Transport, prepare_read_buffer};
 
@@ -213,15 +217,52 @@ enum CloseState {
 /// flush, shutdown or close resumes where it stopped when called again.
 pub struct StreamFlow<T: Transport> {
     transport: T,
-    read_buf: BytesMut,
+    /// The read buffer and what only some flows need; see [`Lazy`].
+    lazy: Option<Box<Lazy<T::Sleep>>>,
+    queue: WriteQueue,
+    /// Where the close deadline's timer comes from, unless one was given
+    /// ([`Lazy::timer`]): a function, asked when close starts, is 8 bytes
+    /// and allocates nothing until then.
+    timer_from: Option<TimerFrom>,
     read: ReadState,
+    close: CloseState,
+}
+
+/// A function that returns the runtime's timer: [`StreamFlow::with_timer_from`].
+type TimerFrom = fn() -> Option<Arc<dyn Timer>>;
+
+/// The parts of a [`StreamFlow`] that an idle connection (connected, not
+/// read from yet) does not use, in one allocation made the first time any
+/// of them is: on the first read or discard, at close, or when a close
+/// deadline or timer is set by hand. Idle flows are what a server holds by
+/// the thousand, and each keeps 8 bytes for all of this, not 104.
+struct Lazy<S> {
+    read_buf: BytesMut,
     /// Made on the first discarding read; see [`DrainWakers`].
     drain_wakers: Option<(Arc<DrainWakers>, Waker)>,
-    queue: WriteQueue,
-    close: CloseState,
     close_timeout: Option<Duration>,
+    /// Given with [`StreamFlow::with_timer`].
     timer: Option<Arc<dyn Timer>>,
-    deadline: Option<T::Sleep>,
+    deadline: Option<S>,
+}
+
+impl<S> Default for Lazy<S> {
+    fn default() -> Self {
+        Lazy {
+            read_buf: BytesMut::new(),
+            drain_wakers: None,
+            close_timeout: Some(DEFAULT_CLOSE_TIMEOUT),
+            timer: None,
+            deadline: None,
+        }
+    }
+}
+
+/// The flow's [`Lazy`] parts, made if they are not yet. A function of the
+/// field rather than a method, so that the transport stays borrowable.
+#[inline]
+fn lazy<S>(slot: &mut Option<Box<Lazy<S>>>) -> &mut Lazy<S> {
+    slot.get_or_insert_with(Box::default)
 }
 
 impl<T: Transport> StreamFlow<T> {
@@ -232,22 +273,39 @@ impl<T: Transport> StreamFlow<T> {
     pub fn new(stream: T) -> Self {
         StreamFlow {
             transport: stream,
-            read_buf: BytesMut::new(),
-            read: ReadState::Open,
-            drain_wakers: None,
+            lazy: None,
             queue: WriteQueue::new(WRITE_HIGH_WATER).named("the connection"),
+            timer_from: None,
+            read: ReadState::Open,
             close: CloseState::Open,
-            close_timeout: Some(DEFAULT_CLOSE_TIMEOUT),
-            timer: None,
-            deadline: None,
         }
     }
 
     /// Gives the flow the runtime's timer, for the close deadline (cheaper
-    /// than the timer thread it uses otherwise).
+    /// than the timer thread it uses otherwise). It replaces a
+    /// [`with_timer_from`](StreamFlow::with_timer_from) function.
+    ///
+    /// The flow keeps the timer in an allocation of its own, made here: a
+    /// flow that is made by the thousand and mostly idle costs less with
+    /// [`with_timer_from`](StreamFlow::with_timer_from).
     #[must_use]
     pub fn with_timer(mut self, timer: Arc<dyn Timer>) -> Self {
-        self.timer = Some(timer);
+        self.timer_from = None;
+        lazy(&mut self.lazy).timer = Some(timer);
+        self
+    }
+
+    /// Gives the flow a function that returns the runtime's timer (such as
+    /// [`Runtime::timer`]), called when close starts: the same as
+    /// [`with_timer`](StreamFlow::with_timer) with its result, but the flow
+    /// holds no timer (and allocates nothing for one) until it closes. It
+    /// replaces a timer given with [`with_timer`](StreamFlow::with_timer).
+    #[must_use]
+    pub fn with_timer_from(mut self, timer: fn() -> Option<Arc<dyn Timer>>) -> Self {
+        self.timer_from = Some(timer);
+        if let Some(lazy) = &mut self.lazy {
+            lazy.timer = None;
+        }
         self
     }
 
@@ -256,12 +314,17 @@ impl<T: Transport> StreamFlow<T> {
     /// waits as long as the peer takes. The default is
     /// [`DEFAULT_CLOSE_TIMEOUT`].
     pub fn set_close_timeout(&mut self, timeout: Option<Duration>) {
-        self.close_timeout = timeout;
+        if self.lazy.is_some() || timeout != Some(DEFAULT_CLOSE_TIMEOUT) {
+            lazy(&mut self.lazy).close_timeout = timeout;
+        }
     }
 
     /// The close deadline; see [`set_close_timeout`](StreamFlow::set_close_timeout).
     pub fn close_timeout(&self) -> Option<Duration> {
-        self.close_timeout
+        match &self.lazy {
+            Some(lazy) => lazy.close_timeout,
+            None => Some(DEFAULT_CLOSE_TIMEOUT),
+        }
     }
 
     /// The wrapped stream.
@@ -314,7 +377,8 @@ impl<T: Transport> StreamFlow<T> {
                 }
                 ReadState::Open => {}
             }
-            match ready!(self.transport.poll_recv(cx, &mut self.read_buf)) {
+            let buf = &mut lazy(&mut self.lazy).read_buf;
+            match ready!(self.transport.poll_recv(cx, buf)) {
                 Ok(data) if data.is_empty() => self.read = ReadState::Eof,
                 Ok(data) => return Poll::Ready(Ok(Chunk::Data(data))),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -332,7 +396,8 @@ impl<T: Transport> StreamFlow<T> {
     /// Pending otherwise, with the task woken when more arrives, or at once
     /// if the budget ran out first.
     fn poll_drain(&mut self, cx: &mut Context<'_>, side: Side, budget: &mut usize) -> Poll<Result<(), Error>> {
-        let (wakers, waker) = self.drain_wakers.get_or_insert_with(|| {
+        let lazy = lazy(&mut self.lazy);
+        let (wakers, waker) = lazy.drain_wakers.get_or_insert_with(|| {
             let wakers = Arc::new(DrainWakers::default());
             let waker = Waker::from(Arc::clone(&wakers));
             (wakers, waker)
@@ -342,7 +407,7 @@ impl<T: Transport> StreamFlow<T> {
         let dcx = &mut Context::from_waker(&waker);
         while *budget > 0 {
             // What is dropped here is taken back by the next receive.
-            match ready!(self.transport.poll_recv(dcx, &mut self.read_buf)) {
+            match ready!(self.transport.poll_recv(dcx, &mut lazy.read_buf)) {
                 Ok(data) if data.is_empty() => return Poll::Ready(Ok(())),
                 Ok(data) => *budget = budget.saturating_sub(data.len()),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -398,7 +463,9 @@ impl<T: Transport> StreamFlow<T> {
 
     /// Nothing more is read: the buffer and any receive in flight go.
     fn stop_reading(&mut self) {
-        self.read_buf = BytesMut::new();
+        if let Some(lazy) = &mut self.lazy {
+            lazy.read_buf = BytesMut::new();
+        }
         self.transport.stop_reading();
     }
 
@@ -445,12 +512,18 @@ impl<T: Transport> StreamFlow<T> {
     }
 
     fn start_deadline(&mut self) -> Option<T::Sleep> {
-        let timeout = self.close_timeout?;
-        self.transport.sleep(self.timer.as_ref(), timeout)
+        let timeout = self.close_timeout()?;
+        match self.lazy.as_ref().and_then(|lazy| lazy.timer.as_ref()) {
+            Some(timer) => self.transport.sleep(Some(timer), timeout),
+            None => {
+                let timer = self.timer_from.and_then(|timer_from| timer_from());
+                self.transport.sleep(timer.as_ref(), timeout)
+            }
+        }
     }
 
     fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        match &mut self.deadline {
+        match self.lazy.as_mut().and_then(|lazy| lazy.deadline.as_mut()) {
             Some(deadline) => Pin::new(deadline).poll(cx),
             None => Poll::Pending,
         }
@@ -471,7 +544,9 @@ impl<T: Transport> StreamFlow<T> {
         self.read = ReadState::Shut;
         self.queue.shut();
         self.queue.clear();
-        self.deadline = None;
+        if let Some(lazy) = &mut self.lazy {
+            lazy.deadline = None;
+        }
         // Dropping an operation cancels it; a completion-based runtime
         // keeps its buffer until the kernel is done with it.
         self.stop_reading();
@@ -561,7 +636,8 @@ impl<T: Transport> FlowWrite for StreamFlow<T> {
             match this.close {
                 CloseState::Done => return Poll::Ready(Ok(())),
                 CloseState::Open => {
-                    this.deadline = this.start_deadline();
+                    let deadline = this.start_deadline();
+                    lazy(&mut this.lazy).deadline = deadline;
                     this.close = CloseState::ShuttingDown;
                 }
                 CloseState::ShuttingDown => {
@@ -612,7 +688,7 @@ impl<T: Transport + fmt::Debug> fmt::Debug for StreamFlow<T> {
             .field("close", &self.close)
             .field("queue", &self.queue)
             .field("in_flight", &self.transport.in_flight())
-            .field("close_timeout", &self.close_timeout)
+            .field("close_timeout", &self.close_timeout())
             .finish_non_exhaustive()
     }
 }
@@ -674,6 +750,53 @@ impl ZeroedReads {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A socket of a descriptor's size, that never has anything to do.
+    #[derive(Debug)]
+    struct Idle(#[allow(dead_code)] u64);
+
+    impl ByteStream for Idle {
+        fn poll_read_buf(&mut self, _: &mut Context<'_>, _: &mut BytesMut) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+
+        fn poll_write_vectored(&mut self, _: &mut Context<'_>, _: &[IoSlice<'_>]) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+
+        fn poll_shutdown(&mut self, _: &mut Context<'_>, _: NetShutdown) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn no_timer() -> Option<Arc<dyn Timer>> {
+        None
+    }
+
+    #[test]
+    fn an_idle_flow_costs_at_most_64_bytes_over_its_socket() {
+        // Issue 15: a server holds idle connections by the thousand, and an
+        // idle flow must cost at most 64 bytes of memory over its runtime's
+        // raw stream (benches/src/rows/memory.rs measures it). What an idle
+        // flow does not use is in one lazy allocation (`Lazy`), the write
+        // queue keeps its deque boxed, and the runtime's timer is a
+        // function until close. A field added inline, or a part moved back
+        // out of `Lazy`, fails here.
+        let overhead = std::mem::size_of::<StreamFlow<Idle>>() - std::mem::size_of::<Idle>();
+        assert!(
+            overhead <= 64,
+            "an idle StreamFlow costs {overhead} bytes over its socket"
+        );
+        // ...and allocates nothing, with the runtime's timer and the
+        // default close deadline.
+        let mut flow = StreamFlow::new(Idle(0)).with_timer_from(no_timer);
+        flow.set_close_timeout(Some(DEFAULT_CLOSE_TIMEOUT));
+        assert_eq!(flow.close_timeout(), Some(DEFAULT_CLOSE_TIMEOUT));
+        assert!(flow.lazy.is_none());
+        flow.set_close_timeout(None);
+        assert_eq!(flow.close_timeout(), None);
+        assert!(flow.lazy.is_some());
+    }
 
     #[test]
     fn zeroed_reads_keep_what_was_read_and_adapt_the_window() {

@@ -170,12 +170,11 @@ fn failed(err: io::Error, doing: &str, place: &dyn fmt::Display) -> Error {
 }
 
 /// The engine over `stream`, with `R`'s timer for its close deadline.
+///
+/// The timer is asked for only when a close starts: an idle flow holds no
+/// timer handle (see [`StreamFlow::with_timer_from`]).
 fn flow_with_timer<R: Runtime, T: Transport>(stream: T) -> StreamFlow<T> {
-    let flow = StreamFlow::new(stream);
-    match R::timer() {
-        Some(timer) => flow.with_timer(timer),
-        None => flow,
-    }
+    StreamFlow::new(stream).with_timer_from(R::timer)
 }
 
 /// Resolves `addr` and tries each address in turn; the last error wins.
@@ -247,6 +246,36 @@ pub struct TcpFlow<R: Runtime> {
 }
 
 forward_generic_flow!(TcpFlow);
+
+#[cfg(unix)]
+macro_rules! forward_raw_socket {
+    ($ty:ident, $socket:ident) => {
+        impl<R: Runtime> crate::RawSocketFlow for $ty<R>
+        where
+            R::$socket: crate::ReadyIo,
+        {
+            fn raw_ready(&self, readiness: crate::Readiness) -> bool {
+                crate::RawSocketFlow::raw_ready(&self.inner, readiness)
+            }
+
+            fn poll_raw_io(
+                &mut self,
+                cx: &mut Context<'_>,
+                readiness: crate::Readiness,
+                op: crate::RawOp<'_>,
+            ) -> Poll<io::Result<usize>> {
+                crate::RawSocketFlow::poll_raw_io(&mut self.inner, cx, readiness, op)
+            }
+
+            fn raw_error(&mut self, readiness: crate::Readiness, err: io::Error) -> Error {
+                crate::RawSocketFlow::raw_error(&mut self.inner, readiness, err)
+            }
+        }
+    };
+}
+
+#[cfg(unix)]
+forward_raw_socket!(TcpFlow, Tcp);
 
 impl<R: Runtime> TcpFlow<R> {
     /// Connects to `addr` (a [`SocketAddr`], or `"host:port"` resolved by the
@@ -517,6 +546,8 @@ mod unix {
     }
 
     forward_generic_flow!(UnixFlow);
+
+    forward_raw_socket!(UnixFlow, Unix);
 
     impl<R: Runtime> UnixFlow<R> {
         /// Connects to the socket at `path`.

@@ -11,7 +11,7 @@ use bytes::{Bytes, BytesMut};
 use flow_api::{Chunk, Error, ErrorKind, FlowRead, FlowWrite, WriteError};
 
 use crate::sync::{Arc, AtomicBool, Mutex, MutexGuard, Ordering};
-use crate::{ReadState, StreamFlow, Transport};
+use crate::{DEFAULT_CLOSE_TIMEOUT, ReadState, StreamFlow, Transport};
 
 /// What the halves tell each other, at the few moments that matter to the
 /// write half's close: the remote finished, or the read half is gone.
@@ -112,9 +112,15 @@ impl<S: Transport> StreamFlow<S> {
     pub fn into_split(mut self, second: S) -> (OwnedReadHalf<S>, OwnedWriteHalf<S>) {
         let mut reader = StreamFlow::new(second);
         reader.read = self.read;
-        reader.timer.clone_from(&self.timer);
-        reader.close_timeout = self.close_timeout;
-        self.read_buf = BytesMut::new();
+        reader.timer_from = self.timer_from;
+        if let Some(lazy) = &mut self.lazy {
+            if lazy.timer.is_some() || lazy.close_timeout != Some(DEFAULT_CLOSE_TIMEOUT) {
+                let theirs = crate::lazy(&mut reader.lazy);
+                theirs.timer.clone_from(&lazy.timer);
+                theirs.close_timeout = lazy.close_timeout;
+            }
+            lazy.read_buf = BytesMut::new();
+        }
         let link = Arc::new(Link::default());
         link.lock().remote_finished = matches!(self.read, ReadState::Eof | ReadState::Failed(_));
         if matches!(

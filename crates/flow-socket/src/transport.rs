@@ -96,13 +96,16 @@ pub trait Transport: Unpin {
     fn stop_writing(&mut self) {}
 }
 
-/// Makes room in a read buffer before a receive. Once every slice handed
-/// out was dropped, the whole allocation is free again: it is taken back
-/// (no allocation, no copy) so that reads stay full-sized. Otherwise the
-/// buffer is topped up to 64 KiB only below 4 KiB of room.
+/// Makes room in a read buffer before a receive. Below half of 64 KiB of
+/// room, once every slice handed out was dropped, the whole allocation is
+/// free again: it is taken back (no allocation, no copy) so that reads stay
+/// large. Otherwise the buffer is topped up to 64 KiB only below 4 KiB of
+/// room. (Above half, the reclaim is not tried: small reads, a ping-pong's,
+/// would pay for the attempt on every receive.)
+#[inline]
 pub fn prepare_read_buffer(buf: &mut BytesMut) {
     let room = buf.capacity() - buf.len();
-    if room < READ_BUFFER && !buf.try_reclaim(READ_BUFFER) && room < MIN_READ_ROOM {
+    if room < READ_BUFFER / 2 && !buf.try_reclaim(READ_BUFFER) && room < MIN_READ_ROOM {
         buf.reserve(READ_BUFFER);
     }
 }

@@ -39,6 +39,8 @@ use std::time::Duration;
 
 use flow_api::ErrorKind;
 use flow_socket::{ByteStream, BytesMut, Runtime};
+#[cfg(unix)]
+use flow_socket::{RawOp, Readiness, ReadyIo};
 
 /// A TCP connection as a flow, on tokio.
 pub type TcpFlow = flow_socket::TcpFlow<Tokio>;
@@ -156,6 +158,65 @@ where
 
     fn broken_pipe_kind(&self) -> ErrorKind {
         S::BROKEN_PIPE
+    }
+}
+
+/// tokio's readiness calls, on both of its stream sockets.
+#[cfg(unix)]
+trait TokioReady: std::os::fd::AsFd {
+    fn poll_ready(&self, cx: &mut Context<'_>, readiness: Readiness) -> Poll<io::Result<()>>;
+    fn try_io_with(&self, interest: tokio::io::Interest, op: impl FnOnce() -> io::Result<usize>) -> io::Result<usize>;
+}
+
+#[cfg(unix)]
+macro_rules! tokio_ready {
+    ($ty:ty) => {
+        impl TokioReady for $ty {
+            fn poll_ready(&self, cx: &mut Context<'_>, readiness: Readiness) -> Poll<io::Result<()>> {
+                match readiness {
+                    Readiness::Read => self.poll_read_ready(cx),
+                    Readiness::Write => self.poll_write_ready(cx),
+                }
+            }
+
+            fn try_io_with(
+                &self,
+                interest: tokio::io::Interest,
+                op: impl FnOnce() -> io::Result<usize>,
+            ) -> io::Result<usize> {
+                self.try_io(interest, op)
+            }
+        }
+    };
+}
+
+#[cfg(unix)]
+tokio_ready!(tokio::net::TcpStream);
+#[cfg(unix)]
+tokio_ready!(tokio::net::UnixStream);
+
+/// Raw operations (a relay's `splice`) on tokio's reactor: wait for the
+/// readiness tokio has recorded, run the call, and clear the readiness
+/// when the call would block (`try_io`), so that no event is lost.
+#[cfg(unix)]
+impl<S: TokioReady> ReadyIo for TokioSocket<S> {
+    fn supports_ready_io(&self) -> bool {
+        true
+    }
+
+    fn poll_ready_io(&mut self, cx: &mut Context<'_>, readiness: Readiness, op: RawOp<'_>) -> Poll<io::Result<usize>> {
+        let interest = match readiness {
+            Readiness::Read => tokio::io::Interest::READABLE,
+            Readiness::Write => tokio::io::Interest::WRITABLE,
+        };
+        loop {
+            std::task::ready!(self.0.poll_ready(cx, readiness))?;
+            let fd = self.0.as_fd();
+            match self.0.try_io_with(interest, || op(fd)) {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                other => return Poll::Ready(other),
+            }
+        }
     }
 }
 

@@ -1,12 +1,15 @@
 //! A TCP proxy built on [`flow_util::proxy`]: every connection accepted is
 //! forwarded to a backend, both ways at once, half-close included, and the
-//! bytes moved each way are printed when it ends.
+//! bytes moved each way are printed when it ends. On Linux the bytes move
+//! inside the kernel (`splice`), and a connection that one side
+//! half-closed ends once the other side has been idle for 60 s.
 //!
 //! ```sh
-//! cargo run -p flow-util --example tcp_proxy -- 127.0.0.1:9000 127.0.0.1:8080
+//! cargo run -p flow-util --features tokio,splice --example tcp_proxy -- 127.0.0.1:9000 127.0.0.1:8080
 //! ```
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use flow_tokio::{TcpFlow, TcpListener};
 use flow_util::ProxyStats;
@@ -24,7 +27,10 @@ pub(crate) async fn forward_one(listener: &TcpListener, backend: SocketAddr) -> 
 /// Connects to `backend` and proxies `client` to it until both are done.
 async fn forward(client: TcpFlow, backend: SocketAddr) -> Result<ProxyStats, BoxError> {
     let upstream = TcpFlow::connect(backend).await?;
-    Ok(flow_util::proxy(client, upstream).await?)
+    let relay = flow_util::proxy(client, upstream)
+        .splice()
+        .half_close_timeout(flow_tokio::TokioTimer::shared(), Duration::from_secs(60));
+    Ok(relay.await?)
 }
 
 /// Forwards `connections` connections (all if `None`), each on its own task.

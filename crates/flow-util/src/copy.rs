@@ -3,10 +3,20 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use flow_api::{Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite};
+use flow_api::{Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite, Sleep, Timer};
+
+#[cfg(not(all(feature = "splice", target_os = "linux")))]
+#[path = "copy/no_splice.rs"]
+mod kernel;
+#[cfg(all(feature = "splice", target_os = "linux"))]
+#[path = "copy/splice.rs"]
+mod kernel;
+
+use kernel::Kernel;
 
 /// Chunks moved in one poll before yielding to other tasks, so that a source
 /// that always has data does not starve the executor.
@@ -30,6 +40,13 @@ pub struct CopyStats {
     pub writes: u64,
     /// Flushes of the destination that completed.
     pub flushes: u64,
+    /// Of [`bytes_written`](CopyStats::bytes_written), those that moved
+    /// inside the kernel, socket to pipe to socket, without entering user
+    /// space (with [`splice`](CopyFuture::splice)). Each such buffer
+    /// counts in [`reads`](CopyStats::reads) and
+    /// [`writes`](CopyStats::writes) as one `splice(2)` call each way; the
+    /// bytes are on the wire when it returns, so they need no flush.
+    pub spliced: u64,
     /// From the first poll to completion (or failure).
     pub duration: Duration,
 }
@@ -137,6 +154,17 @@ impl Pump {
         }
     }
 
+    fn start(&mut self) {
+        if self.started.is_none() {
+            self.started = Some(Instant::now());
+        }
+    }
+
+    /// Bytes moved either way so far: what a half-close timeout watches.
+    fn progress(&self) -> u64 {
+        self.stats.bytes_read + self.stats.bytes_written
+    }
+
     fn elapsed(&self) -> Duration {
         self.started.map(|s| s.elapsed()).unwrap_or_default()
     }
@@ -167,9 +195,7 @@ impl Pump {
         R: FlowRead + ?Sized,
         W: FlowWrite + ?Sized,
     {
-        if self.started.is_none() {
-            self.started = Some(Instant::now());
-        }
+        self.start();
         let mut moved = 0;
         loop {
             match self.phase {
@@ -266,6 +292,25 @@ impl Pump {
     }
 }
 
+/// One direction's poll: the kernel relay first, while it has one and it
+/// lasts, then the pump.
+fn poll_direction<R, W>(
+    pump: &mut Pump,
+    kernel: &mut Option<Kernel<R, W>>,
+    src: &mut R,
+    dst: &mut W,
+    cx: &mut Context<'_>,
+) -> Poll<Result<CopyStats, CopyError>>
+where
+    R: FlowRead + Unpin + ?Sized,
+    W: FlowWrite + Unpin + ?Sized,
+{
+    if let Some(kernel) = kernel {
+        std::task::ready!(kernel.poll(pump, src, dst, cx))?;
+    }
+    pump.poll_pump(cx, Pin::new(src), Pin::new(dst))
+}
+
 /// Copies everything `src` sends to `dst`, until `src`'s end of file, then
 /// flushes `dst`.
 ///
@@ -276,7 +321,8 @@ impl Pump {
 /// otherwise; neither flow is closed.
 ///
 /// Not cancel-safe: dropping the future may lose a buffer read from `src`
-/// and not yet handed to `dst`.
+/// and not yet handed to `dst` (with [`splice`](CopyFuture::splice), what
+/// its pipe holds).
 ///
 /// # Errors
 ///
@@ -309,6 +355,7 @@ where
         src,
         dst,
         pump: Pump::new(false),
+        kernel: None,
     }
 }
 
@@ -318,6 +365,7 @@ pub struct CopyFuture<'a, R: ?Sized, W: ?Sized> {
     src: &'a mut R,
     dst: &'a mut W,
     pump: Pump,
+    kernel: Option<Kernel<R, W>>,
 }
 
 impl<R: ?Sized, W: ?Sized> CopyFuture<'_, R, W> {
@@ -337,6 +385,35 @@ impl<R: ?Sized, W: ?Sized> CopyFuture<'_, R, W> {
     }
 }
 
+#[cfg(all(feature = "splice", unix))]
+impl<R, W> CopyFuture<'_, R, W>
+where
+    R: flow_socket::RawSocketFlow + ?Sized,
+    W: flow_socket::RawSocketFlow + ?Sized,
+{
+    /// Moves the bytes inside the kernel: `splice(2)` from `src`'s socket
+    /// into a pipe and from the pipe into `dst`'s, so that they never enter
+    /// user space (with the `splice` feature; on Unix systems other than
+    /// Linux the copy goes through user space). What the copy
+    /// promises stays: the statistics (the spliced bytes also in
+    /// [`CopyStats::spliced`]), errors that name the side, and the end of
+    /// file passed on with [`shutdown_on_eof`](CopyFuture::shutdown_on_eof).
+    ///
+    /// Whether the kernel can do it is decided at the first poll, after
+    /// flushing `dst`: when the runtime cannot wait for readiness on raw
+    /// descriptors (compio), when `src`'s read side is not open or `dst`'s
+    /// write side is not, or when the sockets cannot splice, the copy goes
+    /// through user space as without this call.
+    #[cfg_attr(not(target_os = "linux"), allow(unused_mut))]
+    pub fn splice(mut self) -> Self {
+        #[cfg(target_os = "linux")]
+        {
+            self.kernel = Some(Kernel::new());
+        }
+        self
+    }
+}
+
 impl<R, W> Future for CopyFuture<'_, R, W>
 where
     R: FlowRead + Unpin + ?Sized,
@@ -346,8 +423,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        this.pump
-            .poll_pump(cx, Pin::new(&mut *this.src), Pin::new(&mut *this.dst))
+        poll_direction(&mut this.pump, &mut this.kernel, this.src, this.dst, cx)
     }
 }
 
@@ -439,7 +515,8 @@ impl From<ProxyError> for Error {
 /// in [`copy`]. Both directions are driven by this one future, which needs no
 /// runtime and no [`split`](flow_api::split); pass `&mut` flows to keep them.
 ///
-/// Not cancel-safe: dropping the future may lose a buffer in each direction.
+/// Not cancel-safe: dropping the future may lose a buffer in each direction
+/// (with [`splice`](ProxyFuture::splice), what each direction's pipe holds).
 ///
 /// # Errors
 ///
@@ -458,8 +535,46 @@ where
         b,
         a_to_b: Pump::new(true),
         b_to_a: Pump::new(true),
+        kernel_a_to_b: None,
+        kernel_b_to_a: None,
+        half_close: None,
         a_closed: false,
         b_closed: false,
+    }
+}
+
+/// The bound on a half-closed proxy: see [`ProxyFuture::half_close_timeout`].
+struct HalfClose {
+    timer: Arc<dyn Timer>,
+    idle: Duration,
+    sleep: Option<Sleep>,
+    /// The open direction's progress when `sleep` was started.
+    seen: u64,
+}
+
+impl fmt::Debug for HalfClose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HalfClose")
+            .field("idle", &self.idle)
+            .field("armed", &self.sleep.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HalfClose {
+    /// Ready once `open` (the direction still running after the other
+    /// ended) moved nothing for the whole timeout. Each poll that sees
+    /// progress starts the timeout again.
+    fn poll_idle(&mut self, cx: &mut Context<'_>, open: &Pump) -> Poll<()> {
+        let progress = open.progress();
+        if self.sleep.is_none() || self.seen != progress {
+            self.seen = progress;
+            self.sleep = Some(self.timer.sleep(self.idle));
+        }
+        match &mut self.sleep {
+            Some(sleep) => sleep.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
     }
 }
 
@@ -470,6 +585,9 @@ pub struct ProxyFuture<A, B> {
     b: B,
     a_to_b: Pump,
     b_to_a: Pump,
+    kernel_a_to_b: Option<Kernel<A, B>>,
+    kernel_b_to_a: Option<Kernel<B, A>>,
+    half_close: Option<HalfClose>,
     a_closed: bool,
     b_closed: bool,
 }
@@ -481,6 +599,79 @@ impl<A, B> ProxyFuture<A, B> {
             a_to_b: self.a_to_b.stats,
             b_to_a: self.b_to_a.stats,
         }
+    }
+
+    /// Bounds a half-closed proxy: once one direction has ended (its
+    /// source's end of file passed on), the other must move a byte at
+    /// least every `idle`, or the proxy fails with
+    /// [`ErrorKind::TimedOut`] on that direction's read side, and the flows
+    /// are dropped (or left to the caller, for `&mut`) without a close.
+    ///
+    /// Without it, a peer that half-closes while the other stays idle
+    /// keeps the proxy (and both connections) open for as long as that
+    /// other peer lives: the relay hang of tokio#3876, which HAProxy bounds
+    /// with `timeout client-fin` and `timeout server-fin`. The timeout
+    /// starts again with every byte moved, so a slow but live transfer
+    /// after a half-close (a response after a request and its end of file)
+    /// is not cut. While both directions are open, nothing is bounded:
+    /// an idle connection stays.
+    ///
+    /// `timer` is the runtime's (for example `flow_tokio::TokioTimer::shared()`).
+    /// Call it before the first poll.
+    pub fn half_close_timeout(mut self, timer: Arc<dyn Timer>, idle: Duration) -> Self {
+        self.half_close = Some(HalfClose {
+            timer,
+            idle,
+            sleep: None,
+            seen: 0,
+        });
+        self
+    }
+}
+
+#[cfg(all(feature = "splice", unix))]
+impl<A, B> ProxyFuture<A, B>
+where
+    A: flow_socket::RawSocketFlow,
+    B: flow_socket::RawSocketFlow,
+{
+    /// Moves the bytes of both directions inside the kernel: `splice(2)`
+    /// from one socket into a pipe and from the pipe into the other, so
+    /// that they never enter user space (with the `splice` feature; on Unix
+    /// systems other than Linux the proxy goes through user space).
+    /// What the proxy promises stays: half-close passed on each way, the
+    /// statistics (the spliced bytes also in [`CopyStats::spliced`]),
+    /// errors that name the direction and the side, and closing both flows
+    /// at the end.
+    ///
+    /// Each direction decides at its first poll, after flushing its
+    /// destination: when the runtime cannot wait for readiness on raw
+    /// descriptors (compio), when its source's read side or its
+    /// destination's write side is not open, or when the sockets cannot
+    /// splice, that direction goes through user space as without this
+    /// call.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let listener = flow_tokio::TcpListener::bind("127.0.0.1:8080").await?;
+    /// let (client, _) = listener.accept().await?;
+    /// let server = flow_tokio::TcpFlow::connect("127.0.0.1:9090").await?;
+    /// let stats = flow_util::proxy(client, server)
+    ///     .splice()
+    ///     .half_close_timeout(flow_tokio::TokioTimer::shared(), std::time::Duration::from_secs(30))
+    ///     .await?;
+    /// println!("{} bytes spliced to the server", stats.a_to_b.spliced);
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg_attr(not(target_os = "linux"), allow(unused_mut))]
+    pub fn splice(mut self) -> Self {
+        #[cfg(target_os = "linux")]
+        {
+            self.kernel_a_to_b = Some(Kernel::new());
+            self.kernel_b_to_a = Some(Kernel::new());
+        }
+        self
     }
 }
 
@@ -494,7 +685,8 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         if !this.a_to_b.is_done() {
-            if let Poll::Ready(Err(err)) = this.a_to_b.poll_pump(cx, Pin::new(&mut this.a), Pin::new(&mut this.b)) {
+            let polled = poll_direction(&mut this.a_to_b, &mut this.kernel_a_to_b, &mut this.a, &mut this.b, cx);
+            if let Poll::Ready(Err(err)) = polled {
                 return Poll::Ready(Err(ProxyError {
                     direction: Direction::AToB,
                     source: err,
@@ -503,7 +695,8 @@ where
             }
         }
         if !this.b_to_a.is_done() {
-            if let Poll::Ready(Err(err)) = this.b_to_a.poll_pump(cx, Pin::new(&mut this.b), Pin::new(&mut this.a)) {
+            let polled = poll_direction(&mut this.b_to_a, &mut this.kernel_b_to_a, &mut this.b, &mut this.a, cx);
+            if let Poll::Ready(Err(err)) = polled {
                 return Poll::Ready(Err(ProxyError {
                     direction: Direction::BToA,
                     source: err,
@@ -511,8 +704,30 @@ where
                 }));
             }
         }
-        if !(this.a_to_b.is_done() && this.b_to_a.is_done()) {
-            return Poll::Pending;
+        match (this.a_to_b.is_done(), this.b_to_a.is_done()) {
+            (true, true) => {}
+            (false, false) => return Poll::Pending,
+            (a_to_b_done, _) => {
+                if let Some(bound) = &mut this.half_close {
+                    let (direction, open, other, ended) = if a_to_b_done {
+                        (Direction::BToA, &mut this.b_to_a, this.a_to_b.stats, Direction::AToB)
+                    } else {
+                        (Direction::AToB, &mut this.a_to_b, this.b_to_a.stats, Direction::BToA)
+                    };
+                    if bound.poll_idle(cx, open).is_ready() {
+                        let err = Error::new(ErrorKind::TimedOut).context(format!(
+                            "nothing moved for {:?} after {ended} ended (the proxy's half-close timeout)",
+                            bound.idle
+                        ));
+                        return Poll::Ready(Err(ProxyError {
+                            direction,
+                            source: open.fail(Side::Read, err),
+                            other,
+                        }));
+                    }
+                }
+                return Poll::Pending;
+            }
         }
         // Both ends have finished writing and both were told so: closing
         // completes at once on a conforming flow.
@@ -557,6 +772,9 @@ impl<A, B> fmt::Debug for ProxyFuture<A, B> {
         f.debug_struct("ProxyFuture")
             .field("a_to_b", &self.a_to_b)
             .field("b_to_a", &self.b_to_a)
+            .field("kernel_a_to_b", &self.kernel_a_to_b)
+            .field("kernel_b_to_a", &self.kernel_b_to_a)
+            .field("half_close", &self.half_close)
             .field("a_closed", &self.a_closed)
             .field("b_closed", &self.b_closed)
             .finish_non_exhaustive()

@@ -6,7 +6,11 @@
 //!   failure says which side failed ([`CopyError`]).
 //! - [`proxy`] copies both ways at once between two flows, propagates
 //!   half-close (end of file on one side shuts down writing on the other),
-//!   and returns both directions' statistics.
+//!   and returns both directions' statistics. With
+//!   [`half_close_timeout`](ProxyFuture::half_close_timeout), a proxy that
+//!   one side half-closed ends once the other has been idle that long.
+//!   With the `splice` feature, [`splice`](ProxyFuture::splice) moves the
+//!   bytes between two plain sockets inside the kernel (Linux `splice(2)`).
 //! - [`BufFlow`] is a buffered reader and writer over any flow: exact reads,
 //!   lines with a maximum length, delimiters, and buffered writes that go out
 //!   together at the flow's `flush`.
@@ -52,7 +56,7 @@
 //!
 //! | operation | cancel-safe? |
 //! |---|---|
-//! | [`copy`], [`proxy`] | no: a buffer read but not yet handed to the writer is lost, and so are the statistics |
+//! | [`copy`], [`proxy`] | no: a buffer read but not yet handed to the writer is lost (with `splice`, what its pipe holds, up to 1 MiB each way), and so are the statistics |
 //! | [`BufFlow`] reads ([`read_exact`](BufFlow::read_exact), [`read_line`](BufFlow::read_line), [`read_until`](BufFlow::read_until), [`read_some`](BufFlow::read_some)) | yes: what was read stays in the buffer for the next call |
 //! | [`BufFlow`]'s `flush`, `shutdown` and `close` (the flow's) | yes: calling again resumes |
 //! | [`Metered`], [`FlowIo`], streams as flows, [`BufFlow`] through the flow traits | as the wrapped flow or stream |
