@@ -11,16 +11,16 @@
 //! same on both sides, and are not in the figures.
 //!
 //! All sides run on one thread (tokio's current-thread runtime, compio's
-//! runtime), so that no idle worker adds to the count.
+//! runtime, `smol::block_on`), so that no idle worker adds to the count.
 
 use std::process::Command;
 use std::time::Duration;
 
 use crate::Scale;
 use crate::rows::compio_tcp::{compio_pair, raw as compio_raw};
-use crate::rows::tcp::{flow_tokio_pair, raw_tokio_pair};
+use crate::rows::tcp::{flow_smol_pair, flow_tokio_pair, raw_smol_pair, raw_tokio_pair};
 use crate::rows::tls::{configs, flow_handshakes, raw_handshakes};
-use crate::rows::workloads::{flow, tokio_raw};
+use crate::rows::workloads::{fio, flow, tokio_raw};
 use crate::rows::{Runtime, Tokio};
 use crate::stats::Table;
 
@@ -39,7 +39,7 @@ struct Side {
     label: &'static str,
 }
 
-const PAIRS: [Pair; 4] = [
+const PAIRS: [Pair; 5] = [
     Pair {
         what: "instructions per 64 B message, in-memory pair",
         ours: Side {
@@ -61,6 +61,18 @@ const PAIRS: [Pair; 4] = [
         baseline: Side {
             name: "tokio-pingpong-raw",
             label: "tokio TcpStream",
+        },
+        ops: (10_000, 2_000),
+    },
+    Pair {
+        what: "instructions per 1-byte ping-pong round trip, smol TCP",
+        ours: Side {
+            name: "smol-pingpong-flow",
+            label: "flow-smol",
+        },
+        baseline: Side {
+            name: "smol-pingpong-raw",
+            label: "async-net TcpStream",
         },
         ops: (10_000, 2_000),
     },
@@ -115,6 +127,8 @@ pub(crate) fn run(name: &str, ops: u64) -> Result<(), String> {
         }),
         "tokio-pingpong-flow" => tokio().block_on(async { flow::pingpong(flow_tokio_pair().await, ops).await }),
         "tokio-pingpong-raw" => tokio().block_on(async { tokio_raw::pingpong(raw_tokio_pair().await, ops).await }),
+        "smol-pingpong-flow" => smol::block_on(async { flow::pingpong(flow_smol_pair().await, ops).await }),
+        "smol-pingpong-raw" => smol::block_on(async { fio::pingpong(raw_smol_pair().await, ops).await }),
         "compio-pingpong-flow" => compio().block_on(async {
             let (a, b) = compio_pair();
             let pair = (

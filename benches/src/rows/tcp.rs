@@ -133,7 +133,7 @@ fn tokio_rows(scale: &Scale, table: &mut Table) {
     }
 }
 
-async fn raw_smol_pair() -> (async_net::TcpStream, async_net::TcpStream) {
+pub(crate) async fn raw_smol_pair() -> (async_net::TcpStream, async_net::TcpStream) {
     let listener = async_net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (client, accepted) = futures_util::future::join(async_net::TcpStream::connect(addr), listener.accept()).await;
@@ -143,7 +143,7 @@ async fn raw_smol_pair() -> (async_net::TcpStream, async_net::TcpStream) {
     (client, server)
 }
 
-async fn flow_smol_pair() -> (flow_smol::TcpFlow, flow_smol::TcpFlow) {
+pub(crate) async fn flow_smol_pair() -> (flow_smol::TcpFlow, flow_smol::TcpFlow) {
     let listener = flow_smol::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (client, accepted) = futures_util::future::join(flow_smol::TcpFlow::connect(addr), listener.accept()).await;

@@ -138,14 +138,15 @@ where
     for<'a> &'a S: Read + Write,
 {
     io: Arc<Async<S>>,
-    reads: ZeroedReads,
-    /// Made at the first wait and kept: an idle socket holds a pointer
-    /// here, not two readiness futures (112 bytes).
+    /// Made at the first read or wait and kept: an idle socket holds a
+    /// pointer here, not its read window and two readiness futures.
     waits: Option<Box<Waits<S>>>,
 }
 
-/// The readiness registrations a socket keeps across polls.
+/// What a socket in use keeps across polls: its read window, and the
+/// readiness registrations.
 struct Waits<S> {
+    reads: ZeroedReads,
     readable: Option<async_io::ReadableOwned<S>>,
     writable: Option<async_io::WritableOwned<S>>,
 }
@@ -153,6 +154,7 @@ struct Waits<S> {
 impl<S> Default for Waits<S> {
     fn default() -> Self {
         Waits {
+            reads: ZeroedReads::default(),
             readable: None,
             writable: None,
         }
@@ -166,11 +168,7 @@ where
 {
     /// Wraps a socket registered with async-io.
     pub fn new(io: Arc<Async<S>>) -> Self {
-        SmolSocket {
-            io,
-            reads: ZeroedReads::default(),
-            waits: None,
-        }
+        SmolSocket { io, waits: None }
     }
 
     /// The async-io socket.
@@ -249,14 +247,14 @@ where
     fn poll_read_buf(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
         // As for writes, a pending registration lives until it fires: see
         // `poll_writing`.
+        let io = &self.io;
+        let waits = self.waits.get_or_insert_with(Box::default);
         loop {
-            let socket = self.io.get_ref();
-            match self.reads.read(buf, |spare| Poll::Ready((&*socket).read(spare))) {
+            let socket = io.get_ref();
+            match waits.reads.read(buf, |spare| Poll::Ready((&*socket).read(spare))) {
                 Poll::Ready(Err(err)) if err.kind() == io::ErrorKind::WouldBlock => {}
                 other => return other,
             }
-            let io = &self.io;
-            let waits = self.waits.get_or_insert_with(Box::default);
             let readable = waits.readable.get_or_insert_with(|| Arc::clone(io).readable_owned());
             let result = ready!(Pin::new(readable).poll(cx));
             // It fired: the next wait needs a fresh one.

@@ -42,10 +42,11 @@ pub struct CopyStats {
     pub flushes: u64,
     /// Of [`bytes_written`](CopyStats::bytes_written), those that moved
     /// inside the kernel, socket to pipe to socket, without entering user
-    /// space (with [`splice`](CopyFuture::splice)). Each such buffer
-    /// counts in [`reads`](CopyStats::reads) and
-    /// [`writes`](CopyStats::writes) as one `splice(2)` call each way; the
-    /// bytes are on the wire when it returns, so they need no flush.
+    /// space (with [`splice`](CopyFuture::splice)). There, each
+    /// `splice(2)` into the pipe counts as one of the
+    /// [`reads`](CopyStats::reads) and each out of it as one of the
+    /// [`writes`](CopyStats::writes); the bytes are on the wire when a
+    /// call returns, so they need no flush.
     pub spliced: u64,
     /// From the first poll to completion (or failure).
     pub duration: Duration,
