@@ -1262,7 +1262,11 @@ fn memory_verdict(samples: &[Sample], load: Duration, flows: usize) -> Option<Me
     } else {
         0.0
     };
-    let growth = if mid > 0 { end as f64 / mid as f64 - 1.0 } else { 0.0 };
+    // A leak raises every floor after it starts. A middle floor below the
+    // warm-up's is a dip (a quiet moment, memory handed back), not where
+    // growth starts: the higher of the two is the baseline.
+    let base = warm.max(mid);
+    let growth = if base > 0 { end as f64 / base as f64 - 1.0 } else { 0.0 };
     Some(MemoryVerdict {
         warm,
         mid,
@@ -1608,7 +1612,7 @@ fn run(options: &Options) -> Result<(), String> {
             problems.push(format!(
                 "resident memory grew {:.1} % over the second half (floor {:.1} -> {:.1} MiB), more than {:.0} %",
                 v.growth * 100.0,
-                mib(v.mid),
+                mib(v.warm.max(v.mid)),
                 mib(v.end),
                 RSS_GROWTH_LIMIT * 100.0
             ));
@@ -1628,5 +1632,40 @@ fn run(options: &Options) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("{} problems:\n  {}", problems.len(), problems.join("\n  ")))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn samples(rss_mib: &[u64]) -> Vec<Sample> {
+        rss_mib
+            .iter()
+            .enumerate()
+            .map(|(i, rss)| Sample {
+                at: Duration::from_secs(i as u64),
+                rss: rss * 1024 * 1024,
+                live: 100,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_rising_floor_is_growth_and_a_dip_in_the_middle_is_not() {
+        let load = Duration::from_secs(50);
+        // A leak: the floor rises steadily, 100 to 120 MiB.
+        let leak: Vec<u64> = (0..50).map(|i| 100 + i * 20 / 49).collect();
+        let verdict = memory_verdict(&samples(&leak), load, 100).expect("enough samples");
+        assert!(verdict.growth > RSS_GROWTH_LIMIT, "{}", verdict.growth);
+        // Flat at 132 MiB with a dip to 128 in the middle, ending at 135:
+        // +2.3 % over the warm-up floor, not +5.5 % over the dip.
+        let mut dip = vec![132u64; 50];
+        dip[23..28].fill(128);
+        dip[45..].fill(135);
+        let verdict = memory_verdict(&samples(&dip), load, 100).expect("enough samples");
+        assert!(verdict.growth < RSS_GROWTH_LIMIT, "{}", verdict.growth);
+        assert!(verdict.growth > 0.02, "{}", verdict.growth);
     }
 }
