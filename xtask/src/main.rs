@@ -15,6 +15,7 @@
 //! - `fuzz [--seconds N] [TARGET]`: the fuzz targets in `fuzz/`, each for a
 //!   fixed time, with cargo-fuzz on nightly; see `fuzz.rs`.
 //! - `leaks`: test binaries under LeakSanitizer (nightly); see `leaks.rs`.
+//! - `peers`: the Python test peers in `target/peers/venv`; see `peers.rs`.
 //! - `soak [--minutes N] [--flows N] [--quick] [--seed S]`: the soak under
 //!   faults; see `soak.rs`.
 
@@ -22,6 +23,7 @@ mod fuzz;
 mod leaks;
 mod loom;
 mod metadata;
+mod peers;
 mod release;
 mod soak;
 mod tidy;
@@ -46,6 +48,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   fuzz [--seconds N] [TARGET]
                            every fuzz target (or TARGET) for N seconds each (default 30),
                            with cargo-fuzz on nightly; crashes go to fuzz/artifacts/
+  peers                    the Python test peers (aioquic, websockets, Hypercorn) in
+                           target/peers/venv; prints the FLOW_PYTHON to export
   soak [--minutes N] [--flows N] [--quick] [--seed S]
                            many flows with random traffic and faults, every byte verified;
                            10,000 flows for 10 min by default, --quick: 1,000 for under 1.5 min
@@ -67,6 +71,9 @@ fn main() -> ExitCode {
         Task::Loom { deep } => loom::run(&root, deep),
         Task::Fuzz(options) => fuzz::fuzz(&root, &options),
         Task::Leaks => leaks::run(&root),
+        Task::Peers => peers::ensure(&root).map(|python| {
+            println!("export {}={}", peers::PYTHON_VAR, python.display());
+        }),
         Task::Soak(options) => soak::run(&root, &options),
         Task::Release(options) => release::release(&root, &options),
     });
@@ -100,6 +107,8 @@ enum Task {
     Fuzz(fuzz::Options),
     /// The tests under LeakSanitizer.
     Leaks,
+    /// The Python test peers.
+    Peers,
     Release(release::Options),
     Soak(soak::Options),
 }
@@ -214,6 +223,12 @@ fn parse(mut args: Parser) -> Result<Task, String> {
                 return Err(unexpected("leaks", &arg));
             }
             Task::Leaks
+        }
+        "peers" => {
+            if let Some(arg) = next(args, "peers")? {
+                return Err(unexpected("peers", &arg));
+            }
+            Task::Peers
         }
         "release" => Task::Release(release::parse(args)?),
         "soak" => Task::Soak(soak::parse(args)?),
@@ -366,8 +381,10 @@ fn ci(root: &Path, only: &[String]) -> Result<(), String> {
             }
             "test" => {
                 ensure_system_tools(TEST_TOOLS)?;
+                let python = peers::ensure(root)?;
                 let mut test = cargo(root);
-                test.args(["test", "--workspace", "--all-features"]);
+                test.args(["test", "--workspace", "--all-features"])
+                    .env(peers::PYTHON_VAR, python);
                 step("cargo test --workspace", test)?;
             }
             "third-party" => {
@@ -546,7 +563,12 @@ fn ensure_system_tools(tools: &[(&str, &str, &str)]) -> Result<(), String> {
         })
         .map(|(_, _, package)| *package)
         .collect();
-    if missing.is_empty() {
+    apt_install(&missing)
+}
+
+/// Installs Debian packages with apt-get (CI runs as root on a fresh machine).
+fn apt_install(packages: &[&str]) -> Result<(), String> {
+    if packages.is_empty() {
         return Ok(());
     }
     let mut update = Command::new("apt-get");
@@ -555,9 +577,9 @@ fn ensure_system_tools(tools: &[(&str, &str, &str)]) -> Result<(), String> {
     let mut install = Command::new("apt-get");
     install
         .args(["install", "-y", "-qq", "--no-install-recommends"])
-        .args(&missing)
+        .args(packages)
         .env("DEBIAN_FRONTEND", "noninteractive");
-    step(&format!("installing {} (missing)", missing.join(", ")), install)
+    step(&format!("installing {} (missing)", packages.join(", ")), install)
 }
 
 fn deny(root: &Path, advisories: bool) -> Result<(), String> {
@@ -708,6 +730,7 @@ mod tests {
         assert!(matches!(parsed(&["release", "patch"]), Ok(Task::Release(_))));
         assert_eq!(parsed(&["fuzz"]), Ok(Task::Fuzz(fuzz::Options::default())));
         assert_eq!(parsed(&["leaks"]), Ok(Task::Leaks));
+        assert_eq!(parsed(&["peers"]), Ok(Task::Peers));
         assert_eq!(
             parsed(&["fuzz", "--seconds", "5", "engine"]),
             Ok(Task::Fuzz(fuzz::Options {
