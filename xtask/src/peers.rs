@@ -16,12 +16,12 @@ use crate::step;
 const REQUIREMENTS: &str = "tests/peers/requirements.txt";
 
 /// The variable through which the tests find the interpreter.
-pub const PYTHON_VAR: &str = "FLOW_PYTHON";
+pub(crate) const PYTHON_VAR: &str = "FLOW_PYTHON";
 
 /// Makes `target/peers/venv` (once) and installs the pinned peers into it
 /// when the requirements changed since the last install. Returns the
 /// environment's interpreter.
-pub fn ensure(root: &Path) -> Result<PathBuf, String> {
+pub(crate) fn ensure(root: &Path) -> Result<PathBuf, String> {
     let requirements = root.join(REQUIREMENTS);
     let wanted = std::fs::read_to_string(&requirements)
         .map_err(|err| format!("peers: cannot read {}: {err}", requirements.display()))?;
