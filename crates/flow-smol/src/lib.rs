@@ -35,7 +35,7 @@ use std::net::SocketAddr;
 use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use async_io::Async;
@@ -147,16 +147,70 @@ where
 /// readiness registrations.
 struct Waits<S> {
     reads: ZeroedReads,
-    readable: Option<async_io::ReadableOwned<S>>,
-    writable: Option<async_io::WritableOwned<S>>,
+    readable: Registration<async_io::ReadableOwned<S>>,
+    writable: Registration<async_io::WritableOwned<S>>,
 }
 
 impl<S> Default for Waits<S> {
     fn default() -> Self {
         Waits {
             reads: ZeroedReads::default(),
-            readable: None,
-            writable: None,
+            readable: Registration::default(),
+            writable: Registration::default(),
+        }
+    }
+}
+
+/// A readiness future kept across polls (as async-net does), so that no
+/// readiness event is lost, with the waker it holds: the last poller's.
+///
+/// A pending registration whose waker is another caller's is kept until it
+/// fires, also when an operation goes through without it: that caller (a
+/// TLS flow's writer, while its read path pushed records) may be parked on
+/// it, and dropping it would leave it without a wake-up for good. One that
+/// holds the current caller's waker is dropped when the operation goes
+/// through, as async-net drops its own: kept, it would fire later and cost
+/// one more attempt that blocks (a `recv` per round trip of a ping-pong).
+struct Registration<F> {
+    future: Option<F>,
+    waker: Option<Waker>,
+}
+
+impl<F> Default for Registration<F> {
+    fn default() -> Self {
+        Registration {
+            future: None,
+            waker: None,
+        }
+    }
+}
+
+impl<F: Future<Output = io::Result<()>> + Unpin> Registration<F> {
+    /// Polls the kept future, made by `make` when there is none.
+    fn poll(&mut self, cx: &mut Context<'_>, make: impl FnOnce() -> F) -> Poll<io::Result<()>> {
+        let future = self.future.get_or_insert_with(make);
+        match Pin::new(future).poll(cx) {
+            Poll::Ready(result) => {
+                // It fired: the next wait needs a fresh one.
+                self.future = None;
+                self.waker = None;
+                Poll::Ready(result)
+            }
+            Poll::Pending => {
+                if !self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    self.waker = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    /// The operation went through without waiting: the registration goes
+    /// when it holds this caller's waker, and stays when it holds another's.
+    fn went_through(&mut self, cx: &Context<'_>) {
+        if self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            self.future = None;
+            self.waker = None;
         }
     }
 }
@@ -177,32 +231,26 @@ where
     }
 
     /// Runs a non-blocking write until it does not block, waiting for
-    /// writability in between with a future kept across polls (as
-    /// async-net does), so that no readiness event is lost.
-    ///
-    /// A pending registration is kept until it fires, also when a later
-    /// write goes through without it: its waker may belong to another
-    /// caller of the flow, parked on it (a TLS flow's writer, while its read
-    /// path pushed records), and dropping it would leave that caller without
-    /// a wake-up for good. A registration that fired meanwhile costs one
-    /// more write attempt.
+    /// writability in between with a kept [`Registration`].
     fn poll_writing(
         &mut self,
         cx: &mut Context<'_>,
         mut write: impl FnMut(&S) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
         loop {
-            match write(self.io.get_ref()) {
-                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                other => return Poll::Ready(other),
-            }
+            let result = write(self.io.get_ref());
             let io = &self.io;
+            match result {
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
+                other => {
+                    if let Some(waits) = &mut self.waits {
+                        waits.writable.went_through(cx);
+                    }
+                    return Poll::Ready(other);
+                }
+            }
             let waits = self.waits.get_or_insert_with(Box::default);
-            let writable = waits.writable.get_or_insert_with(|| Arc::clone(io).writable_owned());
-            let result = ready!(Pin::new(writable).poll(cx));
-            // It fired: the next wait needs a fresh one.
-            waits.writable = None;
-            result?;
+            ready!(waits.writable.poll(cx, || Arc::clone(io).writable_owned()))?;
         }
     }
 }
@@ -245,21 +293,18 @@ where
     for<'a> &'a S: Read + Write,
 {
     fn poll_read_buf(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<usize>> {
-        // As for writes, a pending registration lives until it fires: see
-        // `poll_writing`.
         let io = &self.io;
         let waits = self.waits.get_or_insert_with(Box::default);
         loop {
             let socket = io.get_ref();
             match waits.reads.read(buf, |spare| Poll::Ready((&*socket).read(spare))) {
                 Poll::Ready(Err(err)) if err.kind() == io::ErrorKind::WouldBlock => {}
-                other => return other,
+                other => {
+                    waits.readable.went_through(cx);
+                    return other;
+                }
             }
-            let readable = waits.readable.get_or_insert_with(|| Arc::clone(io).readable_owned());
-            let result = ready!(Pin::new(readable).poll(cx));
-            // It fired: the next wait needs a fresh one.
-            waits.readable = None;
-            result?;
+            ready!(waits.readable.poll(cx, || Arc::clone(io).readable_owned()))?;
         }
     }
 
@@ -299,29 +344,24 @@ where
         readiness: flow_socket::Readiness,
         op: flow_socket::RawOp<'_>,
     ) -> Poll<io::Result<usize>> {
+        let io = &self.io;
+        let waits = self.waits.get_or_insert_with(Box::default);
         loop {
-            match op(self.io.get_ref().as_fd()) {
+            let result = op(io.get_ref().as_fd());
+            match result {
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {}
-                other => return Poll::Ready(other),
+                other => {
+                    match readiness {
+                        flow_socket::Readiness::Read => waits.readable.went_through(cx),
+                        flow_socket::Readiness::Write => waits.writable.went_through(cx),
+                    }
+                    return Poll::Ready(other);
+                }
             }
-            let io = &self.io;
-            let result = match readiness {
-                flow_socket::Readiness::Read => {
-                    let waits = self.waits.get_or_insert_with(Box::default);
-                    let readable = waits.readable.get_or_insert_with(|| Arc::clone(io).readable_owned());
-                    let result = ready!(Pin::new(readable).poll(cx));
-                    waits.readable = None;
-                    result
-                }
-                flow_socket::Readiness::Write => {
-                    let waits = self.waits.get_or_insert_with(Box::default);
-                    let writable = waits.writable.get_or_insert_with(|| Arc::clone(io).writable_owned());
-                    let result = ready!(Pin::new(writable).poll(cx));
-                    waits.writable = None;
-                    result
-                }
-            };
-            result?;
+            ready!(match readiness {
+                flow_socket::Readiness::Read => waits.readable.poll(cx, || Arc::clone(io).readable_owned()),
+                flow_socket::Readiness::Write => waits.writable.poll(cx, || Arc::clone(io).writable_owned()),
+            })?;
         }
     }
 }
