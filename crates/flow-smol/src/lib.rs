@@ -325,6 +325,10 @@ where
     fn broken_pipe_kind(&self) -> ErrorKind {
         S::BROKEN_PIPE
     }
+
+    fn runtime_timer() -> Option<Arc<dyn flow_api::Timer>> {
+        Some(SmolTimer::shared())
+    }
 }
 
 /// Raw operations (a relay's `splice`) on async-io's reactor, with the

@@ -137,3 +137,13 @@ fn a_ping_pong_costs_at_most_two_reads_per_message() {
         reads as f64 / messages as f64
     );
 }
+
+/// A close deadline sleeps on async-io's timer, not on a timer thread: the
+/// socket type names it, so that a flow holds no timer until it closes.
+#[test]
+fn the_close_deadline_uses_the_runtime_timer() {
+    use flow_socket::Transport;
+    assert!(flow_smol::SmolSocket::<std::net::TcpStream>::runtime_timer().is_some());
+    #[cfg(unix)]
+    assert!(flow_smol::SmolSocket::<std::os::unix::net::UnixStream>::runtime_timer().is_some());
+}

@@ -120,6 +120,18 @@ pub trait ByteStream: Unpin {
         ErrorKind::Reset
     }
 
+    /// The runtime's timer, for the close deadline of a flow that was not
+    /// given one ([`StreamFlow::with_timer`]); `None` (the default) means
+    /// a timer thread of its own. It is asked for when a close with a
+    /// deadline starts, so an idle flow holds no timer and allocates
+    /// nothing for one.
+    fn runtime_timer() -> Option<Arc<dyn Timer>>
+    where
+        Self: Sized,
+    {
+        None
+    }
+
     /// Whether shutting the socket's read direction down makes the kernel
     /// refuse what the peer sends next. A Unix socket does (the peer's
     /// writes fail), and [`StreamFlow`] shuts its read direction down on
@@ -220,16 +232,9 @@ pub struct StreamFlow<T: Transport> {
     /// The read buffer and what only some flows need; see [`Lazy`].
     lazy: Option<Box<Lazy<T::Sleep>>>,
     queue: WriteQueue,
-    /// Where the close deadline's timer comes from, unless one was given
-    /// ([`Lazy::timer`]): a function, asked when close starts, is 8 bytes
-    /// and allocates nothing until then.
-    timer_from: Option<TimerFrom>,
     read: ReadState,
     close: CloseState,
 }
-
-/// A function that returns the runtime's timer: [`StreamFlow::with_timer_from`].
-type TimerFrom = fn() -> Option<Arc<dyn Timer>>;
 
 /// The parts of a [`StreamFlow`] that an idle connection (connected, not
 /// read from yet) does not use, in one allocation made the first time any
@@ -275,37 +280,22 @@ impl<T: Transport> StreamFlow<T> {
             transport: stream,
             lazy: None,
             queue: WriteQueue::new(WRITE_HIGH_WATER).named("the connection"),
-            timer_from: None,
             read: ReadState::Open,
             close: CloseState::Open,
         }
     }
 
-    /// Gives the flow the runtime's timer, for the close deadline (cheaper
-    /// than the timer thread it uses otherwise). It replaces a
-    /// [`with_timer_from`](StreamFlow::with_timer_from) function.
+    /// Gives the flow a timer for its close deadline, in place of its
+    /// transport's runtime timer ([`Transport::runtime_timer`], asked for
+    /// when close starts; the runtimes' sockets of this workspace have
+    /// one).
     ///
     /// The flow keeps the timer in an allocation of its own, made here: a
     /// flow that is made by the thousand and mostly idle costs less with
-    /// [`with_timer_from`](StreamFlow::with_timer_from).
+    /// its runtime's timer.
     #[must_use]
     pub fn with_timer(mut self, timer: Arc<dyn Timer>) -> Self {
-        self.timer_from = None;
         lazy(&mut self.lazy).timer = Some(timer);
-        self
-    }
-
-    /// Gives the flow a function that returns the runtime's timer (such as
-    /// [`Runtime::timer`]), called when close starts: the same as
-    /// [`with_timer`](StreamFlow::with_timer) with its result, but the flow
-    /// holds no timer (and allocates nothing for one) until it closes. It
-    /// replaces a timer given with [`with_timer`](StreamFlow::with_timer).
-    #[must_use]
-    pub fn with_timer_from(mut self, timer: fn() -> Option<Arc<dyn Timer>>) -> Self {
-        self.timer_from = Some(timer);
-        if let Some(lazy) = &mut self.lazy {
-            lazy.timer = None;
-        }
         self
     }
 
@@ -515,10 +505,7 @@ impl<T: Transport> StreamFlow<T> {
         let timeout = self.close_timeout()?;
         match self.lazy.as_ref().and_then(|lazy| lazy.timer.as_ref()) {
             Some(timer) => self.transport.sleep(Some(timer), timeout),
-            None => {
-                let timer = self.timer_from.and_then(|timer_from| timer_from());
-                self.transport.sleep(timer.as_ref(), timeout)
-            }
+            None => self.transport.sleep(T::runtime_timer().as_ref(), timeout),
         }
     }
 
@@ -789,27 +776,26 @@ mod tests {
         }
     }
 
-    fn no_timer() -> Option<Arc<dyn Timer>> {
-        None
-    }
-
     #[test]
-    fn an_idle_flow_costs_at_most_64_bytes_over_its_socket() {
+    fn an_idle_flow_costs_at_most_56_bytes_over_its_socket() {
         // Issue 15: a server holds idle connections by the thousand, and an
         // idle flow must cost at most 64 bytes of memory over its runtime's
-        // raw stream (benches/src/rows/memory.rs measures it). What an idle
-        // flow does not use is in one lazy allocation (`Lazy`), the write
-        // queue keeps its deque boxed, and the runtime's timer is a
-        // function until close. A field added inline, or a part moved back
-        // out of `Lazy`, fails here.
+        // raw stream (benches/src/rows/memory.rs measures it). The engine
+        // takes 56 of them: async-io's socket wrapper (flow-smol's, which
+        // async-std's flows use too) is 8 bytes larger than async-std's
+        // own stream. What an idle flow does not use is in one lazy
+        // allocation (`Lazy`), the write queue keeps its deque boxed, and
+        // the runtime's timer comes from the transport's type at close. A
+        // field added inline, or a part moved back out of `Lazy`, fails
+        // here.
         let overhead = std::mem::size_of::<StreamFlow<Idle>>() - std::mem::size_of::<Idle>();
         assert!(
-            overhead <= 64,
+            overhead <= 56,
             "an idle StreamFlow costs {overhead} bytes over its socket"
         );
         // ...and allocates nothing, with the runtime's timer and the
         // default close deadline.
-        let mut flow = StreamFlow::new(Idle(0)).with_timer_from(no_timer);
+        let mut flow = StreamFlow::new(Idle(0));
         flow.set_close_timeout(Some(DEFAULT_CLOSE_TIMEOUT));
         assert_eq!(flow.close_timeout(), Some(DEFAULT_CLOSE_TIMEOUT));
         assert!(flow.lazy.is_none());

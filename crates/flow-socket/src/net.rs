@@ -169,14 +169,6 @@ fn failed(err: io::Error, doing: &str, place: &dyn fmt::Display) -> Error {
     Error::from(err).context(format!("{doing} {place}"))
 }
 
-/// The engine over `stream`, with `R`'s timer for its close deadline.
-///
-/// The timer is asked for only when a close starts: an idle flow holds no
-/// timer handle (see [`StreamFlow::with_timer_from`]).
-fn flow_with_timer<R: Runtime, T: Transport>(stream: T) -> StreamFlow<T> {
-    StreamFlow::new(stream).with_timer_from(R::timer)
-}
-
 /// Resolves `addr` and tries each address in turn; the last error wins.
 async fn each_addr<R: Runtime, T, F, Fut>(
     addr: &(impl ToAddrs + ?Sized),
@@ -303,7 +295,7 @@ impl<R: Runtime> TcpFlow<R> {
     pub fn from_stream(stream: R::Tcp) -> Result<TcpFlow<R>, Error> {
         SockRef::from(&stream).set_tcp_nodelay(true)?;
         Ok(TcpFlow {
-            inner: flow_with_timer::<R, _>(stream),
+            inner: StreamFlow::new(stream),
         })
     }
 
@@ -590,7 +582,7 @@ mod unix {
         /// Wraps a connected socket of the runtime.
         pub fn from_stream(stream: R::Unix) -> UnixFlow<R> {
             UnixFlow {
-                inner: flow_with_timer::<R, _>(stream),
+                inner: StreamFlow::new(stream),
             }
         }
 

@@ -112,7 +112,6 @@ impl<S: Transport> StreamFlow<S> {
     pub fn into_split(mut self, second: S) -> (OwnedReadHalf<S>, OwnedWriteHalf<S>) {
         let mut reader = StreamFlow::new(second);
         reader.read = self.read;
-        reader.timer_from = self.timer_from;
         if let Some(lazy) = &mut self.lazy {
             if lazy.timer.is_some() || lazy.close_timeout != Some(DEFAULT_CLOSE_TIMEOUT) {
                 let theirs = crate::lazy(&mut reader.lazy);

@@ -78,6 +78,18 @@ pub trait Transport: Unpin {
     /// (futures-timer's), so that its close deadline holds on any executor.
     fn sleep(&self, timer: Option<&Arc<dyn Timer>>, duration: Duration) -> Option<Self::Sleep>;
 
+    /// The runtime's timer, which a flow's close deadline sleeps on when it
+    /// was given none ([`crate::StreamFlow::with_timer`]). Asked for when
+    /// a close starts, so that an idle flow holds no timer. A
+    /// [`ByteStream`] forwards [`ByteStream::runtime_timer`]; `None` by
+    /// default.
+    fn runtime_timer() -> Option<Arc<dyn Timer>>
+    where
+        Self: Sized,
+    {
+        None
+    }
+
     /// Bytes taken off the write queue into a send still in flight.
     fn in_flight(&self) -> usize {
         0
@@ -176,6 +188,10 @@ impl<S: ByteStream> Transport for S {
 
     fn refuses_after_shutdown_read(&self) -> bool {
         ByteStream::refuses_after_shutdown_read(self)
+    }
+
+    fn runtime_timer() -> Option<Arc<dyn Timer>> {
+        S::runtime_timer()
     }
 
     fn sleep(&self, timer: Option<&Arc<dyn Timer>>, duration: Duration) -> Option<Sleep> {

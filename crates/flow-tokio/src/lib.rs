@@ -159,6 +159,10 @@ where
     fn broken_pipe_kind(&self) -> ErrorKind {
         S::BROKEN_PIPE
     }
+
+    fn runtime_timer() -> Option<Arc<dyn flow_api::Timer>> {
+        Some(TokioTimer::shared())
+    }
 }
 
 /// tokio's readiness calls, on both of its stream sockets.

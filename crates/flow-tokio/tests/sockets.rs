@@ -55,3 +55,13 @@ fn the_flow_runs_on_a_multi_threaded_runtime() {
 }
 
 flow_conformance::send_checks!(flow_tokio);
+
+/// A close deadline sleeps on tokio's timer, not on a timer thread: the
+/// socket type names it, so that a flow holds no timer until it closes.
+#[test]
+fn the_close_deadline_uses_the_runtime_timer() {
+    use flow_socket::Transport;
+    assert!(flow_tokio::TokioSocket::<tokio::net::TcpStream>::runtime_timer().is_some());
+    #[cfg(unix)]
+    assert!(flow_tokio::TokioSocket::<tokio::net::UnixStream>::runtime_timer().is_some());
+}
