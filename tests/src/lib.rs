@@ -11,6 +11,15 @@ pub use support::{
     AsyncStdTcp, AsyncStdUnix, SmolTcp, SmolUnix, TempDir, TokioTcp, TokioUnix, tls, tokio_block_on, within_limit,
 };
 
+#[path = "../../crates/flow-quic/tests/support/mod.rs"]
+mod quic_support;
+
+/// QUIC: flow-quic's own test support (its conformance factory, all
+/// streams of one connection), included here as flow-tls's is.
+pub mod quic {
+    pub use super::quic_support::{QuicPairs, tokio_block_on};
+}
+
 flow_conformance::cross_factory!(TokioToSmol, flow_tokio, flow_smol);
 flow_conformance::cross_factory!(SmolToAsyncStd, flow_smol, flow_async_std);
 flow_conformance::cross_factory!(AsyncStdToTokio, flow_async_std, flow_tokio);

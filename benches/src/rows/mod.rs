@@ -6,7 +6,8 @@
 //! `tokio-bulk`, `tokio-small`, `tokio-pingpong`, `smol-bulk`, `smol-small`,
 //! `smol-pingpong`, `async-std-bulk`, `async-std-small`,
 //! `async-std-pingpong`, `compio-bulk`, `compio-small`, `compio-pingpong`,
-//! `mem`, `memory`, `tls-bulk`, `tls-handshake`, `relay` (client → proxy
+//! `mem`, `memory`, `tls-bulk`, `tls-handshake`, `quic-bulk`,
+//! `quic-pingpong` (flow-quic against raw quinn streams), `relay` (client → proxy
 //! → server, splice against `copy_bidirectional`), `iperf`, and the
 //! many-connection echo servers `tokio-echo`, `smol-echo`,
 //! `async-std-echo`, `compio-echo` (`--only echo` selects all four), and
@@ -19,6 +20,7 @@ mod instructions;
 mod iperf;
 mod mem;
 mod memory;
+mod quic;
 mod relay;
 mod tcp;
 mod tls;
@@ -49,6 +51,9 @@ pub(crate) fn all(scale: &Scale, table: &mut Table) {
     }
     if scale.wants("tls") {
         tls::rows(scale, table);
+    }
+    if scale.wants("quic-bulk") || scale.wants("quic-pingpong") {
+        quic::rows(scale, table);
     }
     if scale.wants("relay") {
         relay::rows(scale, table);

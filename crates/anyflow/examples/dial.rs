@@ -1,7 +1,8 @@
 //! An echo server and client whose transport is picked at run time, from
 //! an address on the command line: `tcp://host:port`, `unix:/path`, and
-//! with the features, `tls://host:port` (client: the platform's trust
-//! roots) and `mem:NAME` (in one process).
+//! with the features, `tls://host:port` and `quic://host:port` (client: the
+//! platform's trust roots; QUIC's ALPN is `flow`) and `mem:NAME` (in one
+//! process).
 //!
 //! ```sh
 //! cargo run -p anyflow --example dial -- server tcp://127.0.0.1:7000

@@ -10,6 +10,7 @@
 //! | `async-std` | `async_std` | TCP and Unix socket flows on async-std (discontinued upstream: prefer `smol`) |
 //! | `compio` | `compio` | TCP and Unix socket flows on compio: completion-based I/O (io_uring), no copies; not `Send`, Unix only, Rust 1.95 |
 //! | `tls` | `tls` | TLS over any flow, with rustls and the ring provider |
+//! | `quic` | `quic` | QUIC bidirectional streams as flows, on quinn with tokio (turns `tls` on too, for its settings) |
 //! | `util` | `util` | copy, proxy, a buffered channel, metering; with `tokio`, adapters to and from tokio's IO traits; with `smol` or `async-std`, to and from futures-io |
 //! | `splice` | `util` | with `util`: `copy(..).splice()` and `proxy(..).splice()`, the kernel relay between plain sockets (Linux `splice(2)`) |
 //! | `mem` | `mem` | in-memory pairs, scripted test flows, fault injection |
@@ -20,9 +21,10 @@
 //!
 //! [`dial`](mod@dial) connects to an address, and listens on one, whatever
 //! the transport it names: `tcp://host:port`, `tls://host:port`,
-//! `unix:/path`, or `mem:NAME` (an in-process listener, for tests). The
-//! flows are [`BoxFlow`]s, so the code around them is the same for each.
-//! The module exists with any runtime feature or `mem`; an address whose
+//! `quic://host:port` (one QUIC stream per dial), `unix:/path`, or
+//! `mem:NAME` (an in-process listener, for tests). The flows are
+//! [`BoxFlow`]s, so the code around them is the same for each. The module
+//! exists with any runtime feature, `mem` or `quic`; an address whose
 //! transport is not compiled in fails with a message naming the feature to
 //! enable.
 //!
@@ -60,7 +62,13 @@ pub use flow_api::*;
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
 
-#[cfg(any(feature = "tokio", feature = "smol", feature = "async-std", feature = "mem"))]
+#[cfg(any(
+    feature = "tokio",
+    feature = "smol",
+    feature = "async-std",
+    feature = "mem",
+    feature = "quic"
+))]
 pub mod dial;
 
 /// The tokio backend: TCP and Unix socket flows (`flow-tokio`).
@@ -93,6 +101,13 @@ pub mod compio {
 #[cfg(feature = "tls")]
 pub mod tls {
     pub use flow_tls::*;
+}
+
+/// QUIC bidirectional streams as flows, on quinn with rustls
+/// (`flow-quic`, on tokio).
+#[cfg(feature = "quic")]
+pub mod quic {
+    pub use flow_quic::*;
 }
 
 /// Combinators and adapters: copy, proxy, a buffered channel, metering,

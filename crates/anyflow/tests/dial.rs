@@ -1,11 +1,18 @@
 //! `anyflow::dial`: addresses parsed (good and bad), round trips by
 //! address on each transport, the conformance suite over a dialled TCP
-//! pair, and the errors of transports whose feature is off.
+//! pair and over dialled QUIC streams, and the errors of transports whose
+//! feature is off.
 //!
 //! Every test that does I/O runs under a time limit
 //! (`flow_conformance::sockets::within_limit`, 20 s, on any executor).
 
-#![cfg(any(feature = "tokio", feature = "smol", feature = "async-std", feature = "mem"))]
+#![cfg(any(
+    feature = "tokio",
+    feature = "smol",
+    feature = "async-std",
+    feature = "mem",
+    feature = "quic"
+))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use anyflow::dial::{self, Address, AddressErrorKind, Dialer, Runtime};
@@ -215,22 +222,23 @@ fn dialling_a_bad_address_is_invalid_data_with_the_parse_error() {
 }
 
 // ---------------------------------------------------------------------------
-// What is not there: QUIC, compio, features that are off
+// What is not there: compio, features that are off
 
+#[cfg(not(feature = "quic"))]
 #[test]
-fn quic_is_not_supported_yet() {
+fn quic_without_the_feature_names_it() {
     let err = dial_error(&Dialer::new(), "quic://127.0.0.1:4433");
     assert_eq!(err.kind(), ErrorKind::Unsupported);
     assert_eq!(
         err.to_string(),
-        "dialling quic://127.0.0.1:4433: QUIC is not implemented yet: there is no QUIC backend (flow-quic) \
-         to dial or listen with: operation not supported by this flow"
+        "dialling quic://127.0.0.1:4433: quic:// needs QUIC: enable the quic feature of anyflow: \
+         operation not supported by this flow"
     );
     let err = listen_error(&Dialer::new(), "quic://127.0.0.1:0");
     assert_eq!(err.kind(), ErrorKind::Unsupported);
     assert!(
         err.to_string()
-            .starts_with("listening on quic://127.0.0.1:0: QUIC is not implemented yet"),
+            .starts_with("listening on quic://127.0.0.1:0: quic:// needs QUIC: enable the quic feature"),
         "{err}"
     );
 }
@@ -362,6 +370,7 @@ async fn echo_both_ways(mut client: BoxFlow<'static>, mut server: BoxFlow<'stati
     assert_eq!(reply, format!("got {} bytes", request.len()).into_bytes());
 }
 
+#[cfg(any(feature = "tokio", feature = "smol", feature = "async-std", feature = "mem"))]
 /// Accepts the next connection and completes its TLS handshake, if any
 /// (a `tls://` listener's flows handshake on first use: a flush with
 /// nothing queued does only that).
@@ -371,6 +380,7 @@ async fn accept_ready(listener: &dial::Listener) -> Result<(BoxFlow<'static>, di
     Ok((flow, peer))
 }
 
+#[cfg(any(feature = "tokio", feature = "smol", feature = "async-std", feature = "mem"))]
 /// Listens on `addr`, dials what the listener reports, and echoes both ways.
 async fn round_trip(dialer: &Dialer, addr: &str) -> Address {
     let listener = dialer.listen(addr).await.unwrap();
@@ -417,7 +427,7 @@ fn mem_connections_never_accepted_are_reset() {
     });
 }
 
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "quic"))]
 fn tokio_block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -510,7 +520,7 @@ fn test_pki() -> (Vec<u8>, Vec<u8>, Vec<u8>) {
 fn tls_dialer() -> Dialer {
     use anyflow::tls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     use anyflow::tls::{TlsAcceptor, TlsConnector};
-    let (ca, leaf, key) = test_pki();
+    let (ca, leaf, key) = test_pki_once().clone();
     let connector = TlsConnector::builder()
         .add_root_certificate(CertificateDer::from(ca))
         .unwrap()
@@ -708,7 +718,7 @@ impl flow_conformance::Factory for DialledTcp {
     }
 }
 
-#[cfg(feature = "tokio")]
+#[cfg(any(feature = "tokio", feature = "quic"))]
 fn suite_block_on<F: std::future::Future>(future: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -721,5 +731,279 @@ fn suite_block_on<F: std::future::Future>(future: F) -> F::Output {
 flow_conformance::suite! {
     name: dialled_tcp,
     factory: crate::DialledTcp::default(),
+    block_on: crate::suite_block_on,
+}
+
+// ---------------------------------------------------------------------------
+// QUIC: a stream per dial; every stream a peer opens is one accepted flow
+
+/// Reads `flow` to its end of file.
+#[cfg(feature = "quic")]
+async fn read_all(flow: &mut BoxFlow<'static>) -> Result<Vec<u8>, anyflow::Error> {
+    let mut all = Vec::new();
+    while let Chunk::Data(bytes) = flow.read().await? {
+        all.extend_from_slice(&bytes);
+    }
+    Ok(all)
+}
+
+/// Dials `addr` and has the listener accept the stream. QUIC opens streams
+/// lazily: the listener sees the stream once the client wrote to it, so
+/// the client sends one opening byte and the server reads it.
+#[cfg(feature = "quic")]
+async fn quic_pair(
+    dialer: &Dialer,
+    listener: &dial::Listener,
+    addr: &Address,
+) -> Result<(BoxFlow<'static>, BoxFlow<'static>, dial::Peer), anyflow::Error> {
+    let mut client = dialer.dial(addr).await?;
+    client.write("!").await?;
+    let (mut server, peer) = listener.accept().await?;
+    match server.read().await? {
+        Chunk::Data(bytes) if bytes.as_ref() == b"!" => Ok((client, server, peer)),
+        other => Err(anyflow::Error::new(ErrorKind::InvalidData).context(format!("the opening byte: {other:?}"))),
+    }
+}
+
+#[cfg(feature = "quic")]
+#[test]
+fn quic_round_trip_on_port_0() {
+    tokio_block_on(async {
+        let dialer = tls_dialer();
+        let listener = dialer.listen("quic://127.0.0.1:0").await.unwrap();
+        let local = listener.local_addr().clone();
+        let Address::Quic { ref host, port } = local else {
+            panic!("{local:?}");
+        };
+        assert_eq!(host, "127.0.0.1");
+        assert_ne!(port, 0, "the real port");
+        let (client, server, peer) = quic_pair(&dialer, &listener, &local).await.unwrap();
+        assert!(
+            matches!(peer, dial::Peer::Quic(addr) if addr.ip().is_loopback()),
+            "{peer}"
+        );
+        echo_both_ways(client, server).await;
+        // Again, on a second connection to the same listener.
+        let (client, server, _) = quic_pair(&dialer, &listener, &local).await.unwrap();
+        echo_both_ways(client, server).await;
+    });
+}
+
+/// Three dials (three connections) and three streams of one connection
+/// opened with `anyflow::quic`: the listener yields six flows, each
+/// echoing its own stream; the three streams share their peer's address.
+/// When that connection closes, its accepted flows fail with a reset.
+#[cfg(feature = "quic")]
+#[test]
+fn quic_listener_yields_every_stream_of_every_connection() {
+    use anyflow::quic::{QuicEndpoint, client_config};
+    tokio_block_on(async {
+        let dialer = tls_dialer();
+        let listener = dialer.listen("quic://127.0.0.1:0").await.unwrap();
+        let local = listener.local_addr().clone();
+        let Address::Quic { port, .. } = local else {
+            panic!("{local:?}");
+        };
+        let (ca, _, _) = test_pki_once();
+        let tls = anyflow::tls::TlsConnector::builder()
+            .add_root_certificate(anyflow::tls::pki_types::CertificateDer::from(ca.clone()))
+            .unwrap()
+            .alpn_protocols([dial::DEFAULT_QUIC_ALPN])
+            .build()
+            .unwrap();
+        let endpoint = QuicEndpoint::client("127.0.0.1:0".parse().unwrap(), client_config(&tls).unwrap()).unwrap();
+        let server_addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let connection = endpoint.connect(server_addr, "localhost").await.unwrap();
+
+        let mut clients: Vec<(String, BoxFlow<'static>)> = Vec::new();
+        for i in 0..3 {
+            let mut flow: BoxFlow<'static> = Box::pin(connection.open().await.unwrap());
+            let greeting = format!("stream {i}");
+            flow.write(greeting.clone()).await.unwrap();
+            flow.shutdown(Shutdown::Write).await.unwrap();
+            clients.push((greeting, flow));
+        }
+        for i in 0..3 {
+            let mut flow = dialer.dial(&local).await.unwrap();
+            let greeting = format!("dial {i}");
+            flow.write(greeting.clone()).await.unwrap();
+            flow.shutdown(Shutdown::Write).await.unwrap();
+            clients.push((greeting, flow));
+        }
+        let mut servers = Vec::new();
+        for _ in 0..6 {
+            let (mut flow, peer) = listener.accept().await.unwrap();
+            let got = String::from_utf8(read_all(&mut flow).await.unwrap()).unwrap();
+            flow.write(format!("echo {got}")).await.unwrap();
+            servers.push((got, peer, flow));
+        }
+        let mut greetings: Vec<&str> = servers.iter().map(|(got, _, _)| got.as_str()).collect();
+        greetings.sort_unstable();
+        assert_eq!(
+            greetings,
+            ["dial 0", "dial 1", "dial 2", "stream 0", "stream 1", "stream 2"]
+        );
+        let peer_of = |prefix: &str| -> Vec<dial::Peer> {
+            servers
+                .iter()
+                .filter(|(got, _, _)| got.starts_with(prefix))
+                .map(|(_, peer, _)| peer.clone())
+                .collect()
+        };
+        let shared = peer_of("stream");
+        assert!(shared.iter().all(|peer| *peer == shared[0]), "{shared:?}");
+        let mut dialled = peer_of("dial");
+        dialled.sort_by_key(ToString::to_string);
+        dialled.dedup();
+        assert_eq!(dialled.len(), 3, "one connection per dial: {dialled:?}");
+        assert!(!dialled.contains(&shared[0]), "{dialled:?} {shared:?}");
+
+        let clients_done = futures_util::future::join_all(clients.into_iter().map(|(greeting, mut flow)| async move {
+            assert_eq!(
+                read_all(&mut flow).await.unwrap(),
+                format!("echo {greeting}").into_bytes()
+            );
+            flow.close().await.unwrap();
+        }));
+        let servers_done = futures_util::future::join_all(servers.into_iter().map(|(_, _, mut flow)| async move {
+            flow.shutdown(Shutdown::Write).await.unwrap();
+            flow.close().await.unwrap();
+        }));
+        futures_util::future::join(clients_done, servers_done).await;
+
+        // One more stream of the connection, accepted; then the client
+        // closes the connection, and the accepted flow fails.
+        let mut last = connection.open().await.unwrap();
+        last.write("last").await.unwrap();
+        let (mut accepted, _) = listener.accept().await.unwrap();
+        assert_eq!(accepted.read().await.unwrap(), Chunk::Data(Bytes::from_static(b"last")));
+        connection.close();
+        let err = accepted.read().await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Reset, "{err}");
+        endpoint.wait_idle().await;
+    });
+}
+
+#[cfg(feature = "quic")]
+#[test]
+fn quic_errors_name_the_address() {
+    tokio_block_on(async {
+        // Not an address.
+        let err = dial::dial("quic://127.0.0.1").await.err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::InvalidData);
+        assert_eq!(
+            err.to_string(),
+            r#"invalid address "quic://127.0.0.1": missing port (expected SCHEME://HOST:PORT)"#
+        );
+        // Listening needs a server configuration.
+        let err = dial::listen("quic://127.0.0.1:0").await.unwrap_err();
+        assert_eq!(err.io_kind(), std::io::ErrorKind::InvalidInput);
+        assert_eq!(
+            err.to_string(),
+            "listening on quic://127.0.0.1:0: no TLS server configuration: \
+             give one with Dialer::tls_acceptor or Dialer::tls_server_config"
+        );
+        // QUIC runs on tokio only.
+        let err = Dialer::new()
+            .runtime(Runtime::Smol)
+            .dial("quic://127.0.0.1:9")
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err.kind(), ErrorKind::Unsupported);
+        assert_eq!(
+            err.to_string(),
+            "dialling quic://127.0.0.1:9: quic:// runs on tokio (quinn's tokio runtime), not on smol: \
+             use Runtime::Tokio or no runtime: operation not supported by this flow"
+        );
+        // Nothing answers on a UDP port that is bound and silent: QUIC has
+        // no refusal, so the connect timeout ends the dial.
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = silent.local_addr().unwrap().port();
+        let dialer = tls_dialer().connect_timeout(std::time::Duration::from_millis(200));
+        let err = dialer.dial(format!("quic://127.0.0.1:{port}")).await.err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::TimedOut);
+        assert_eq!(
+            err.to_string(),
+            format!("dialling quic://127.0.0.1:{port}: no connection within 200ms: operation timed out")
+        );
+        // A client that trusts no CA: the handshake fails, naming the address.
+        let listener = tls_dialer().listen("quic://127.0.0.1:0").await.unwrap();
+        let local = listener.local_addr().clone();
+        let distrustful = Dialer::new().tls_connector(anyflow::tls::TlsConnector::builder().build().unwrap());
+        let err = distrustful.dial(&local).await.err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+        assert!(err.to_string().starts_with(&format!("dialling {local}: ")), "{err}");
+        // Different ALPN protocols on the two sides: no common protocol.
+        let alpn = anyflow::tls::TlsConnector::builder()
+            .add_root_certificate(anyflow::tls::pki_types::CertificateDer::from(test_pki_once().0.clone()))
+            .unwrap()
+            .alpn_protocols(["h3"])
+            .build()
+            .unwrap();
+        let err = Dialer::new().tls_connector(alpn).dial(&local).await.err().unwrap();
+        assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    });
+}
+
+/// The test PKI, made once for the process (the QUIC tests need the CA's
+/// certificate apart from the dialer).
+#[cfg(feature = "tls")]
+fn test_pki_once() -> &'static (Vec<u8>, Vec<u8>, Vec<u8>) {
+    static PKI: std::sync::OnceLock<(Vec<u8>, Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+    PKI.get_or_init(test_pki)
+}
+
+#[cfg(feature = "quic")]
+#[test]
+fn a_quic_flow_is_a_send_boxflow() {
+    fn send<T: Send>(_: &T) {}
+    let dialer = Dialer::new();
+    send(&dialer.dial("quic://127.0.0.1:9"));
+    send(&dialer.listen("quic://127.0.0.1:0"));
+    fn boxed(flow: anyflow::quic::QuicFlow) -> BoxFlow<'static> {
+        Box::pin(flow)
+    }
+    let _ = boxed;
+}
+
+/// Pairs made the way a program makes them: a listener from
+/// `listen("quic://127.0.0.1:0")`, a client from `dial` (a connection of
+/// its own per pair), both `BoxFlow`s, made visible to the listener with
+/// an opening byte (see `quic_pair`).
+#[cfg(feature = "quic")]
+#[derive(Default)]
+struct DialledQuic {
+    listener: futures_util::lock::Mutex<Option<(Dialer, dial::Listener)>>,
+}
+
+#[cfg(feature = "quic")]
+impl flow_conformance::Factory for DialledQuic {
+    type Client = BoxFlow<'static>;
+    type Server = BoxFlow<'static>;
+
+    async fn connect(&self) -> Result<(Self::Client, Self::Server), anyflow::Error> {
+        // One pair at a time, so that the stream accepted is the one dialled.
+        let mut state = self.listener.lock().await;
+        if state.is_none() {
+            let dialer = tls_dialer();
+            let listener = dialer.listen("quic://127.0.0.1:0").await?;
+            *state = Some((dialer, listener));
+        }
+        let (dialer, listener) = state.as_ref().ok_or(ErrorKind::Other)?;
+        let (client, server, _peer) = quic_pair(dialer, listener, &listener.local_addr().clone()).await?;
+        Ok((client, server))
+    }
+
+    fn capabilities(&self) -> flow_conformance::Capabilities {
+        // A dropped end finishes its stream: the peer reads end of file.
+        flow_conformance::Capabilities::new()
+    }
+}
+
+#[cfg(feature = "quic")]
+flow_conformance::suite! {
+    name: dialled_quic,
+    factory: crate::DialledQuic::default(),
     block_on: crate::suite_block_on,
 }

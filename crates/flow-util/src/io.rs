@@ -1,4 +1,5 @@
-//! Any flow as a tokio or futures-io `AsyncRead + AsyncWrite`.
+//! Any flow as a tokio or futures-io `AsyncRead + AsyncWrite`, or as
+//! hyper's `rt::Read + rt::Write`.
 
 use std::fmt;
 use std::future::poll_fn;
@@ -12,7 +13,9 @@ use flow_api::{Bytes, Chunk, Error, FlowRead, FlowWrite};
 /// Any flow as a byte stream of the `std::io` family: tokio's
 /// `AsyncRead`/`AsyncWrite`/`AsyncBufRead` (feature `tokio`) and
 /// futures-io's (feature `futures-io`), for libraries written against those
-/// traits (hyper through `hyper_util::rt::TokioIo`, codecs, `copy`s).
+/// traits (codecs, `copy`s, tokio-tungstenite), and hyper's `rt::Read` and
+/// `rt::Write` (feature `hyper`: hyper's connections on any runtime, with
+/// no `TokioIo` in between).
 ///
 /// - Reads copy from the flow's buffer into the caller's; what does not fit
 ///   is kept for the next read (nothing is lost, and a pending read consumes
@@ -23,7 +26,7 @@ use flow_api::{Bytes, Chunk, Error, FlowRead, FlowWrite};
 ///   flow accepted it, and go out at the next `flush`, as with a `BufWriter`.
 ///   A vectored write is copied into one buffer. Backpressure carries over:
 ///   a write waits while the flow has no room.
-/// - tokio's `poll_shutdown` and futures-io's `poll_close` shut down the
+/// - tokio's and hyper's `poll_shutdown` and futures-io's `poll_close` shut down the
 ///   flow's write direction (flushing first): the peer reads end of file and
 ///   reading goes on, as with a socket. To close the flow itself, call
 ///   [`FlowIo::close_flow`] or take it back with [`FlowIo::into_parts`].
@@ -161,6 +164,52 @@ impl<F: FlowRead + Unpin> tokio::io::AsyncBufRead for FlowIo<F> {
 
 #[cfg(feature = "tokio")]
 impl<F: FlowWrite + Unpin> tokio::io::AsyncWrite for FlowIo<F> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_write_slices(cx, &[io::IoSlice::new(buf)])
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.get_mut().poll_write_slices(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_flush_flow(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().poll_shutdown_flow(cx)
+    }
+}
+
+#[cfg(feature = "hyper")]
+impl<F: FlowRead + Unpin> ::hyper::rt::Read for FlowIo<F> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: ::hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        ready!(this.poll_fill(cx))?;
+        let n = this.rest.len().min(buf.remaining());
+        buf.put_slice(&this.rest[..n]);
+        this.rest.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(feature = "hyper")]
+impl<F: FlowWrite + Unpin> ::hyper::rt::Write for FlowIo<F> {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         self.get_mut().poll_write_slices(cx, &[io::IoSlice::new(buf)])
     }

@@ -21,6 +21,23 @@
 //!   tokio or futures-io `AsyncRead + AsyncWrite`, and [`from_tokio`] /
 //!   [`from_futures_io`] make any such stream a flow that keeps the whole
 //!   contract (through [`flow_socket::StreamFlow`]).
+//! - With the `hyper` feature, [`FlowIo`] is also hyper's `rt::Read +
+//!   rt::Write`: hyper's client and server connections over any flow, on any
+//!   runtime (HTTP/2 over flow-tls with ALPN included).
+//! - With the `hyper-client` feature, [`hyper::Connector`] is a connector for
+//!   hyper-util's legacy `Client` made from a function that dials a flow for
+//!   a URI; a flow whose ALPN chose `h2` is spoken to in HTTP/2.
+//!
+//! # Features
+//!
+//! | feature | what |
+//! |---|---|
+//! | `tokio` | [`FlowIo`] as tokio's `AsyncRead + AsyncWrite`; `from_tokio` |
+//! | `futures-io` | [`FlowIo`] as futures-io's; `from_futures_io` |
+//! | `hyper` | [`FlowIo`] as hyper's `rt::Read + rt::Write` |
+//! | `hyper-client` | `hyper` and [`hyper::Connector`] (hyper-util's client) |
+//! | `splice` | the kernel relay for [`copy`] and [`proxy`] between sockets (Linux) |
+//! | `tracing` | [`Metered`] emits `tracing` events |
 //!
 //! ```
 //! use flow_api::prelude::*;
@@ -60,13 +77,16 @@
 //! | [`BufFlow`] reads ([`read_exact`](BufFlow::read_exact), [`read_line`](BufFlow::read_line), [`read_until`](BufFlow::read_until), [`read_some`](BufFlow::read_some)) | yes: what was read stays in the buffer for the next call |
 //! | [`BufFlow`]'s `flush`, `shutdown` and `close` (the flow's) | yes: calling again resumes |
 //! | [`Metered`], [`FlowIo`], streams as flows, [`BufFlow`] through the flow traits | as the wrapped flow or stream |
+//! | `hyper::Connecting` (a connect of the client's) | dropping it abandons the dial |
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
 mod buf_flow;
 mod copy;
-#[cfg(any(feature = "tokio", feature = "futures-io"))]
+#[cfg(feature = "hyper-client")]
+pub mod hyper;
+#[cfg(any(feature = "tokio", feature = "futures-io", feature = "hyper"))]
 mod io;
 mod meter;
 #[cfg(any(feature = "tokio", feature = "futures-io"))]
@@ -76,7 +96,7 @@ pub use crate::buf_flow::{BufFlow, BufFlowError};
 pub use crate::copy::{
     CopyError, CopyFuture, CopyStats, Direction, ProxyError, ProxyFuture, ProxyStats, Side, copy, proxy,
 };
-#[cfg(any(feature = "tokio", feature = "futures-io"))]
+#[cfg(any(feature = "tokio", feature = "futures-io", feature = "hyper"))]
 pub use crate::io::FlowIo;
 pub use crate::meter::{Meter, MeterSnapshot, Metered};
 #[cfg(feature = "futures-io")]

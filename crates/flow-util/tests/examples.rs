@@ -3,7 +3,10 @@
 //! `--cacert`), the hyper client over both, the TCP proxy in front of an
 //! HTTP server (through `curl`) and of a backend that answers only after end
 //! of file, and the TLS-terminating proxy in front of a line echo backend,
-//! driven by `openssl s_client`.
+//! driven by `openssl s_client`; hyper-util's client over flows against the
+//! HTTP/1.1 server (plain and TLS); the HTTP/2-over-TLS server answering
+//! `curl --http2` and hyper-util's client over HTTP/2; and the WebSocket
+//! echo server and client talking to each other.
 //!
 //! `curl` and `openssl` run as child processes, killed if the test fails or
 //! times out; a missing one fails the test with a message that says so.
@@ -19,6 +22,8 @@ use std::time::Duration;
 use flow_api::prelude::*;
 use flow_tokio::{TcpFlow, TcpListener};
 
+use common::{TempFile, test_pki};
+
 #[path = "../examples/http_server.rs"]
 mod http_server;
 
@@ -30,6 +35,15 @@ mod tcp_proxy;
 
 #[path = "../examples/tls_proxy.rs"]
 mod tls_proxy;
+
+#[path = "../examples/http2_tls.rs"]
+mod http2_tls;
+
+// Included by the http2_tls example, which uses it.
+use http2_tls::hyper_util_client;
+
+#[path = "../examples/websocket_echo.rs"]
+mod websocket_echo;
 
 /// Every example test runs under this limit.
 const LIMIT: Duration = Duration::from_secs(30);
@@ -71,80 +85,6 @@ fn limited<F: std::future::Future>(what: &str, future: F) -> F::Output {
             Err(_) => panic!("{what}: hung for {LIMIT:?}"),
         }
     })
-}
-
-/// A temporary file, removed on drop.
-struct TempFile(std::path::PathBuf);
-
-impl TempFile {
-    fn with(contents: &[u8]) -> TempFile {
-        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("flow-util-{}-{n}", std::process::id()));
-        std::fs::write(&path, contents).unwrap();
-        TempFile(path)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-/// A test CA and a server certificate it signed, for `localhost` and
-/// `127.0.0.1`, made fresh for each test.
-struct Pki {
-    ca_pem: String,
-    cert_pem: String,
-    key_pem: String,
-}
-
-fn test_pki() -> Pki {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-    };
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "flow-util test CA");
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca, ca_key);
-    let mut leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
-    leaf.distinguished_name.push(DnType::CommonName, "localhost");
-    leaf.use_authority_key_identifier_extension = true;
-    leaf.key_usages.push(KeyUsagePurpose::DigitalSignature);
-    leaf.extended_key_usages.push(ExtendedKeyUsagePurpose::ServerAuth);
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
-    Pki {
-        ca_pem: ca_cert.pem(),
-        cert_pem: leaf_cert.pem(),
-        key_pem: leaf_key.serialize_pem(),
-    }
-}
-
-impl Pki {
-    fn acceptor(&self) -> flow_tls::TlsAcceptor {
-        flow_tls::TlsAcceptor::from_pem(self.cert_pem.as_bytes(), self.key_pem.as_bytes()).unwrap()
-    }
-
-    fn connector(&self) -> flow_tls::TlsConnector {
-        flow_tls::TlsConnector::builder()
-            .add_root_certificates_pem(self.ca_pem.as_bytes())
-            .unwrap()
-            .build()
-            .unwrap()
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 #[test]
@@ -410,5 +350,175 @@ fn the_tls_proxy_terminates_tls_for_openssl_s_client() {
         let stats = stats.unwrap();
         assert_eq!(stats.a_to_b.bytes_written, 22);
         assert_eq!(stats.b_to_a.bytes_written, 22);
+    });
+}
+
+#[test]
+fn hyper_util_client_fetches_from_the_http_server() {
+    let pki = test_pki();
+    limited("hyper-util client and the http server", async {
+        let plain = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let plain_url = format!("http://{}/", plain.local_addr().unwrap());
+        let tls = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tls_url = format!("https://localhost:{}/", tls.local_addr().unwrap().port());
+        let fetching = async {
+            let client = hyper_util_client::client(Some(pki.connector_with_alpn(&["h2", "http/1.1"])));
+            // Twice over one pooled connection each.
+            let mut got = Vec::new();
+            for url in [&plain_url, &plain_url, &tls_url, &tls_url] {
+                got.push(hyper_util_client::get(&client, url).await.unwrap());
+            }
+            drop(client); // closes the pooled connections, so the servers end
+            got
+        };
+        let (plain_served, tls_served, got) = tokio::join!(
+            http_server::serve(&plain, Some(1), None),
+            http_server::serve(&tls, Some(1), Some(pki.acceptor())),
+            fetching
+        );
+        plain_served.unwrap();
+        tls_served.unwrap();
+        for (status, version, body) in got {
+            assert_eq!(status, hyper::StatusCode::OK);
+            // The HTTP/1.1 server's acceptor offers no ALPN: HTTP/1.1 throughout.
+            assert_eq!(version, hyper::Version::HTTP_11);
+            assert_eq!(body, http_server::GREETING.as_bytes());
+        }
+    });
+}
+
+#[test]
+fn http2_tls_server_answers_curl_over_http2() {
+    let seed = common::seed();
+    let body = common::random_bytes(seed, 200_000);
+    let upload = TempFile::with(&body);
+    let download = TempFile::with(b"");
+    let (cert, key) = http2_tls::self_signed().unwrap();
+    let acceptor = http2_tls::acceptor(cert.as_bytes(), key.as_bytes()).unwrap();
+    limited("http2 server and curl", async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let data = format!("@{}", upload.path());
+        let (served, ()) = tokio::join!(http2_tls::serve(&listener, &acceptor, Some(3)), async {
+            let greeting = run(
+                "curl",
+                &[
+                    "-sS",
+                    "--fail",
+                    "--http2",
+                    "-k",
+                    "-w",
+                    "\n%{http_version}",
+                    &format!("{url}/"),
+                ],
+            )
+            .await;
+            assert_eq!(stdout_of("curl", &greeting), "HTTP/2.0\n\n2");
+            let echo = run(
+                "curl",
+                &[
+                    "-sS",
+                    "--fail",
+                    "--http2",
+                    "-k",
+                    "--data-binary",
+                    &data,
+                    "-o",
+                    download.path(),
+                    "-w",
+                    "%{http_version}",
+                    &format!("{url}/echo"),
+                ],
+            )
+            .await;
+            assert_eq!(stdout_of("curl", &echo), "2");
+            assert!(
+                std::fs::read(&download.0).unwrap() == body,
+                "the echoed body differs (seed {seed}: rerun with FLOW_UTIL_SEED={seed})"
+            );
+            // A client that offers only HTTP/1.1 is served in HTTP/1.1.
+            let old = run(
+                "curl",
+                &[
+                    "-sS",
+                    "--fail",
+                    "--http1.1",
+                    "-k",
+                    "-w",
+                    "\n%{http_version}",
+                    &format!("{url}/"),
+                ],
+            )
+            .await;
+            assert_eq!(stdout_of("curl", &old), "HTTP/1.1\n\n1.1");
+        });
+        served.unwrap();
+    });
+}
+
+#[test]
+fn hyper_util_client_speaks_http2_to_the_http2_tls_server() {
+    let seed = common::seed();
+    let body = common::random_bytes(seed, 300_000);
+    let pki = test_pki();
+    let acceptor = http2_tls::acceptor(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes()).unwrap();
+    limited("hyper-util client over HTTP/2 and the http2 server", async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://localhost:{}", listener.local_addr().unwrap().port());
+        let fetching = async {
+            let client = hyper_util_client::client(Some(pki.connector_with_alpn(&["h2"])));
+            let greeting = hyper_util_client::get(&client, &format!("{url}/")).await.unwrap();
+            let request = hyper::Request::post(format!("{url}/echo"))
+                .body(http_body_util::Full::new(hyper::body::Bytes::from(body.clone())))
+                .unwrap();
+            let echo = hyper_util_client::send(&client, request).await.unwrap();
+            drop(client);
+            (greeting, echo)
+        };
+        let (served, (greeting, echo)) = tokio::join!(http2_tls::serve(&listener, &acceptor, Some(1)), fetching);
+        served.unwrap();
+        assert_eq!(greeting.0, hyper::StatusCode::OK);
+        assert_eq!(greeting.1, hyper::Version::HTTP_2, "the client did not speak HTTP/2");
+        assert_eq!(greeting.2, "HTTP/2.0\n", "the server did not see HTTP/2");
+        assert_eq!(echo.1, hyper::Version::HTTP_2);
+        assert!(
+            echo.2 == body,
+            "the echoed body differs (seed {seed}: rerun with FLOW_UTIL_SEED={seed})"
+        );
+    });
+}
+
+#[test]
+fn websocket_echo_client_and_server_over_flows() {
+    use tokio_tungstenite::tungstenite::Message;
+    let seed = common::seed();
+    let payload = common::random_bytes(seed, 300 * 1024);
+    limited("websocket echo", async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let talking = async {
+            let tcp = TcpFlow::connect(addr).await.unwrap();
+            let mut ws = websocket_echo::connect(&format!("ws://{addr}/"), tcp).await.unwrap();
+            let text = websocket_echo::round_trip(&mut ws, Message::text("over a flow"))
+                .await
+                .unwrap();
+            assert_eq!(text, Message::text("over a flow"));
+            let binary = websocket_echo::round_trip(&mut ws, Message::binary(payload.clone()))
+                .await
+                .unwrap();
+            assert!(
+                binary == Message::binary(payload.clone()),
+                "the echoed payload differs (seed {seed}: rerun with FLOW_UTIL_SEED={seed})"
+            );
+            websocket_echo::close(ws, 4000, "client done").await.unwrap()
+        };
+        let (served, reply) = tokio::join!(websocket_echo::serve(&listener, 1), talking);
+        let frames = served.unwrap();
+        assert_eq!(frames.len(), 1);
+        let seen = frames[0].as_ref().expect("the server saw no close frame");
+        assert_eq!(u16::from(seen.code), 4000);
+        assert_eq!(seen.reason.as_str(), "client done");
+        let reply = reply.expect("the client saw no close reply");
+        assert_eq!(u16::from(reply.code), 4000);
     });
 }

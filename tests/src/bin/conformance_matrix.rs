@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use flow_conformance::{Clause, Defect, GalleryPairs, MemPairs, Outcome, Report, Runner};
+use flow_tests::quic::QuicPairs;
 use flow_tests::tls::{
     TlsAsyncStd, TlsMem, TlsMem12, TlsOverFaultyMem, TlsOverFaultyMem12, TlsSmol, TlsTokio, TlsTokio12,
 };
@@ -52,6 +53,8 @@ const BACKENDS: &[&str] = &[
     "tls12-tokio",
     "tls13-smol",
     "tls13-async-std",
+    "quic-tokio",
+    "quic-smol",
 ];
 
 /// The value of `option`, which needs `what`.
@@ -227,6 +230,13 @@ fn main() -> ExitCode {
                     tokio_block_on
                 )
             }
+            "quic-tokio" => both!(
+                "quic-tokio",
+                QuicPairs::default,
+                &options.clauses,
+                flow_tests::quic::tokio_block_on
+            ),
+            "quic-smol" => both!("quic-smol", QuicPairs::default, &options.clauses, smol_block_on),
             "tls13-mem" => both!(
                 "tls13-mem",
                 TlsMem::default,

@@ -14,7 +14,7 @@ use std::str::FromStr;
 /// | `tcp://HOST:PORT` | TCP; `HOST` a name, an IPv4 address or an IPv6 address in brackets (`tcp://[::1]:80`) |
 /// | `tls://HOST:PORT` | TLS over TCP; the client checks the certificate against `HOST` (also sent as SNI) |
 /// | `unix:PATH`, `unix:///PATH` | a Unix domain socket at `PATH` (taken as written, relative or absolute) |
-/// | `quic://HOST:PORT` | QUIC: parsed, but dialling it is not supported yet |
+/// | `quic://HOST:PORT` | QUIC: one bidirectional stream of a connection (feature `quic`) |
 /// | `mem:NAME` | an in-process, in-memory listener named `NAME` (for tests) |
 ///
 /// Schemes are case-insensitive; [`Display`](fmt::Display) writes the
@@ -51,7 +51,8 @@ pub enum Address {
     },
     /// `unix:/path`: a Unix domain socket.
     Unix(PathBuf),
-    /// `quic://host:port`: not supported yet (there is no QUIC backend).
+    /// `quic://host:port`: a bidirectional stream of a QUIC connection
+    /// (feature `quic`).
     Quic {
         /// A host name or an IP address (IPv6 without the brackets).
         host: String,

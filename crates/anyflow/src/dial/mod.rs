@@ -1,8 +1,7 @@
 //! Dial and listen by address, picking the transport at run time:
-//! `tcp://host:port`, `tls://host:port`, `unix:/path`, `mem:NAME` (and
-//! `quic://host:port`, which parses but is not supported yet). Every flow
-//! comes back as a [`BoxFlow`], so protocol code takes one type whatever
-//! the address says.
+//! `tcp://host:port`, `tls://host:port`, `quic://host:port`, `unix:/path`,
+//! `mem:NAME`. Every flow comes back as a [`BoxFlow`], so protocol code
+//! takes one type whatever the address says.
 //!
 //! ```no_run
 //! use anyflow::prelude::*;
@@ -30,11 +29,11 @@
 //!
 //! # Features
 //!
-//! The module exists when a runtime feature (`tokio`, `smol`, `async-std`)
-//! or `mem` is on: with neither, nothing could be dialled. An address whose
+//! The module exists when a runtime feature (`tokio`, `smol`, `async-std`),
+//! `mem` or `quic` is on: with none, nothing could be dialled. An address whose
 //! transport is not compiled in fails with [`ErrorKind::Unsupported`] and a
 //! message naming the feature to enable: `tcp://` and `unix:` need a
-//! runtime feature, `tls://` needs `tls` too, `mem:` needs `mem`. compio's
+//! runtime feature, `tls://` needs `tls` too, `mem:` needs `mem`, `quic://` needs `quic`. compio's
 //! flows are not `Send`, so they cannot be a [`BoxFlow`]; asking for
 //! [`Runtime::Compio`] fails the same way (use `anyflow::compio` directly).
 //!
@@ -43,6 +42,37 @@
 //! A dial or a listen runs on the runtime chosen: call it inside that
 //! runtime (tokio's sockets need a running tokio runtime with I/O and time
 //! enabled, as tokio's own do). `mem:` needs no runtime.
+//!
+//! # QUIC
+//!
+//! With feature `quic`, `quic://host:port` runs on tokio (quinn's tokio
+//! runtime; a [`Dialer::runtime`] other than [`Runtime::Tokio`] is
+//! [`ErrorKind::Unsupported`]), with the TLS settings of the [`Dialer`]:
+//!
+//! - [`dial`](Dialer::dial) binds a client endpoint of its own, connects
+//!   (the certificate checked against the address's host, with the
+//!   `tls_connector`'s roots, or the platform's), and opens one
+//!   bidirectional stream: that stream is the flow. The connection closes
+//!   when the flow is dropped, once the peer has acknowledged what the
+//!   flow sent (the flow's close deadline at most, 30 s; outside a tokio
+//!   runtime, at once). It pings the peer every 10 s when idle, so it
+//!   lives as long as a TCP connection.
+//! - [`listen`](Dialer::listen) binds a server endpoint (with the
+//!   `tls_acceptor`, which it needs) and accepts connections in the
+//!   background; [`Listener::accept`] yields each bidirectional stream
+//!   that a peer opens, from any connection, as one flow with its
+//!   [`Peer::Quic`] address. QUIC opens streams lazily: a dialled stream
+//!   reaches the listener once the dialling side has written to it (or
+//!   shut its writing down), so in a protocol where the server speaks
+//!   first, the client sends something first. When a connection closes
+//!   (its peer's flows all dropped, or the peer gone past the idle
+//!   timeout), its flows still open fail with [`ErrorKind::Reset`] (or
+//!   [`ErrorKind::TimedOut`]); the others are unaffected. Dropping the
+//!   listener refuses new connections and stops accepting streams; flows
+//!   already accepted live on.
+//! - ALPN: the protocols of the TLS connector or acceptor, or
+//!   [`DEFAULT_QUIC_ALPN`] when it names none (QUIC requires one to match
+//!   when either side names any).
 
 use std::fmt;
 use std::future::{Future, poll_fn};
@@ -58,10 +88,17 @@ use flow_api::{BoxFlow, Error, ErrorKind, Timer};
 mod address;
 #[cfg(feature = "mem")]
 mod mem;
+#[cfg(feature = "quic")]
+mod quic;
 #[cfg(feature = "tls")]
 mod tls_server;
 
 pub use address::{Address, AddressError, AddressErrorKind, IntoAddress};
+
+/// The ALPN protocol of `quic://` dials and listeners whose TLS connector
+/// or acceptor names none: `"flow"`. A peer that is not anyflow offers or
+/// accepts it to talk to them (or both sides configure their own).
+pub const DEFAULT_QUIC_ALPN: &str = "flow";
 
 /// Dials `addr` with the default settings: [`Dialer::dial`].
 ///
@@ -395,12 +432,16 @@ impl Dialer {
     ///   that is not a valid server name.
     /// - [`ErrorKind::Unsupported`] when the transport is not compiled in
     ///   (the message names the feature to enable), for [`Runtime::Compio`],
-    ///   for `unix:` off Unix, and for `quic://` (not implemented yet).
+    ///   for `unix:` off Unix, and for `quic://` with a runtime other than
+    ///   tokio.
     /// - [`ErrorKind::Refused`] when nothing listens there (for `mem:`, no
     ///   listener of that name), [`ErrorKind::TimedOut`] at the
     ///   [connect timeout](Dialer::connect_timeout), [`ErrorKind::Tls`]
     ///   when the TLS handshake fails, or the socket's error (resolving
-    ///   the host, an unreachable network, a missing socket file).
+    ///   the host, an unreachable network, a missing socket file). QUIC
+    ///   has no refusal: a port where nothing listens is silent, and the
+    ///   dial fails with [`ErrorKind::TimedOut`] at the connect timeout
+    ///   (without one, at quinn's idle timeout, 30 s).
     ///
     /// # Cancel safety
     ///
@@ -433,7 +474,7 @@ impl Dialer {
                     Err(unsupported("Unix domain sockets exist only on Unix".to_owned()))
                 }
             }
-            Address::Quic { .. } => Err(quic_unsupported()),
+            Address::Quic { host, port } => self.dial_quic(host, *port).await,
             Address::Mem(name) => {
                 #[cfg(feature = "mem")]
                 {
@@ -470,13 +511,32 @@ impl Dialer {
         Err(tls_unsupported())
     }
 
+    #[cfg(feature = "quic")]
+    async fn dial_quic(&self, host: &str, port: u16) -> Result<BoxFlow<'static>, Error> {
+        quic_runtime(self.runtime)?;
+        let connector = match &self.connector {
+            Some(connector) => connector.clone(),
+            None => native_roots_connector()?,
+        };
+        let limit = self
+            .connect_timeout
+            .map(|timeout| (flow_tokio::TokioTimer::shared(), timeout));
+        within(limit, quic::dial(&connector, host, port)).await
+    }
+
+    #[cfg(not(feature = "quic"))]
+    async fn dial_quic(&self, _host: &str, _port: u16) -> Result<BoxFlow<'static>, Error> {
+        Err(quic_unsupported())
+    }
+
     fn limit(&self, rt: Rt) -> Option<(Arc<dyn Timer>, Duration)> {
         self.connect_timeout.map(|timeout| (rt.timer(), timeout))
     }
 
     /// Listens on `addr`: binds a TCP socket (port 0 picks a free port), a
     /// TCP socket whose connections are TLS (with the
-    /// server configuration of `tls_acceptor`), a Unix socket (the
+    /// server configuration of `tls_acceptor`), a QUIC endpoint (with it
+    /// too; see [QUIC](self#quic)), a Unix socket (the
     /// path must not exist), or takes a `mem:` name for this process.
     ///
     /// # Errors
@@ -485,7 +545,7 @@ impl Dialer {
     /// binding 127.0.0.1:80: Permission denied (os error 13)`.
     ///
     /// - [`ErrorKind::InvalidData`] and [`ErrorKind::Unsupported`] as for
-    ///   [`dial`](Dialer::dial); `tls://` without a server configuration
+    ///   [`dial`](Dialer::dial); `tls://` or `quic://` without a server configuration
     ///   is [`ErrorKind::Other`] (its I/O kind `InvalidInput`).
     /// - The socket's error: the address is in use or not local, the
     ///   socket file exists already, permission denied. A `mem:` name that
@@ -529,7 +589,7 @@ impl Dialer {
                     Err(unsupported("Unix domain sockets exist only on Unix".to_owned()))
                 }
             }
-            Address::Quic { .. } => Err(quic_unsupported()),
+            Address::Quic { host, port } => self.listen_quic(host, *port).await,
             Address::Mem(name) => {
                 #[cfg(feature = "mem")]
                 {
@@ -548,13 +608,7 @@ impl Dialer {
     async fn listen_tls(&self, addr: &Address) -> Result<Listener, Error> {
         let rt = usable(self.runtime, "tls://")?;
         let Some(acceptor) = self.acceptor.clone() else {
-            return Err(Error::with_source(
-                ErrorKind::Other,
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "no TLS server configuration: give one with Dialer::tls_acceptor or Dialer::tls_server_config",
-                ),
-            ));
+            return Err(no_server_configuration());
         };
         let (inner, local) = rt.bind_tcp(addr.host_port().unwrap_or_default()).await?;
         let mut listener = Listener::new(
@@ -566,6 +620,27 @@ impl Dialer {
         );
         listener.tls = Some(acceptor);
         Ok(listener)
+    }
+
+    #[cfg(feature = "quic")]
+    async fn listen_quic(&self, host: &str, port: u16) -> Result<Listener, Error> {
+        quic_runtime(self.runtime)?;
+        let Some(acceptor) = &self.acceptor else {
+            return Err(no_server_configuration());
+        };
+        let (listener, local) = quic::QuicListener::bind(acceptor, host, port).await?;
+        Ok(Listener::new(
+            Inner::Quic(listener),
+            Address::Quic {
+                host: local.ip().to_string(),
+                port: local.port(),
+            },
+        ))
+    }
+
+    #[cfg(not(feature = "quic"))]
+    async fn listen_quic(&self, _host: &str, _port: u16) -> Result<Listener, Error> {
+        Err(quic_unsupported())
     }
 
     #[cfg(not(feature = "tls"))]
@@ -581,8 +656,32 @@ fn parsed(addr: impl IntoAddress) -> Result<Address, Error> {
         .map_err(|err| Error::with_source(ErrorKind::InvalidData, err))
 }
 
+/// Listening on `tls://` or `quic://` without a server configuration.
+#[cfg(feature = "tls")]
+fn no_server_configuration() -> Error {
+    Error::with_source(
+        ErrorKind::Other,
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "no TLS server configuration: give one with Dialer::tls_acceptor or Dialer::tls_server_config",
+        ),
+    )
+}
+
+/// QUIC runs on tokio: a runtime asked for must be tokio.
+#[cfg(feature = "quic")]
+fn quic_runtime(choice: Option<Runtime>) -> Result<(), Error> {
+    match choice {
+        None | Some(Runtime::Tokio) => Ok(()),
+        Some(other) => Err(unsupported(format!(
+            "quic:// runs on tokio (quinn's tokio runtime), not on {other}: use Runtime::Tokio or no runtime"
+        ))),
+    }
+}
+
+#[cfg(not(feature = "quic"))]
 fn quic_unsupported() -> Error {
-    unsupported("QUIC is not implemented yet: there is no QUIC backend (flow-quic) to dial or listen with".to_owned())
+    unsupported("quic:// needs QUIC: enable the quic feature of anyflow".to_owned())
 }
 
 #[cfg(not(feature = "tls"))]
@@ -617,6 +716,9 @@ pub enum Peer {
     Unix(Option<PathBuf>),
     /// A client in this process, of a `mem:` listener.
     Mem,
+    /// The UDP address of the QUIC client whose stream this is (of a
+    /// `quic://` listener).
+    Quic(SocketAddr),
 }
 
 impl fmt::Display for Peer {
@@ -626,6 +728,7 @@ impl fmt::Display for Peer {
             Peer::Unix(Some(path)) => write!(f, "{}", path.display()),
             Peer::Unix(None) => f.write_str("an unnamed Unix socket"),
             Peer::Mem => f.write_str("an in-process client"),
+            Peer::Quic(addr) => write!(f, "{addr} (QUIC)"),
         }
     }
 }
@@ -647,6 +750,8 @@ enum Inner {
     AsyncStdUnix(flow_async_std::UnixListener),
     #[cfg(feature = "mem")]
     Mem(mem::MemListener),
+    #[cfg(feature = "quic")]
+    Quic(quic::QuicListener),
 }
 
 /// A listener of any transport: [`listen`] or [`Dialer::listen`]. Dropping
@@ -678,7 +783,9 @@ impl Listener {
     }
 
     /// Waits for the next connection and returns the flow and who it is
-    /// from.
+    /// from. For `quic://`, the next stream: each bidirectional stream a
+    /// client opens (and writes to) is one flow, whatever its connection
+    /// (see [QUIC](self#quic)).
     ///
     /// A `tls://` listener returns the connection at once: its TLS
     /// handshake runs when the flow is first used (read, write, flush,
@@ -696,7 +803,10 @@ impl Listener {
     ///
     /// # Errors
     ///
-    /// Accepting failed (too many open files...).
+    /// Accepting failed (too many open files...). A `quic://` listener
+    /// fails only once its endpoint is gone ([`ErrorKind::Closed`]); a
+    /// client whose handshake fails is that client's error, not the
+    /// listener's.
     ///
     /// # Cancel safety
     ///
@@ -746,6 +856,11 @@ impl Listener {
             }
             #[cfg(feature = "mem")]
             Inner::Mem(listener) => Ok((Box::pin(listener.accept().await), Peer::Mem)),
+            #[cfg(feature = "quic")]
+            Inner::Quic(listener) => {
+                let (flow, peer) = listener.accept().await?;
+                Ok((flow, Peer::Quic(peer)))
+            }
         }
     }
 }

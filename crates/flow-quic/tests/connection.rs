@@ -1,0 +1,103 @@
+//! What stream flows see when their connection closes, and the lazy
+//! opening of streams.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use std::time::Duration;
+
+use flow_api::prelude::*;
+
+fn run<F: std::future::Future<Output = ()>>(test: F) {
+    support::tokio_block_on(async {
+        if tokio::time::timeout(Duration::from_secs(20), test).await.is_err() {
+            panic!("the test hung");
+        }
+    });
+}
+
+/// The peer closing the connection fails our open stream flows with a
+/// reset naming the cause; the local side sees Closed.
+#[test]
+fn connection_close_fails_open_flows() {
+    run(async {
+        let link = support::Link::new().await.expect("link");
+        let (mut client, mut server) = link.pair().await.expect("pair");
+        link.server.close();
+        let err = match client.read().await {
+            Err(err) => err,
+            Ok(chunk) => panic!("read after the peer closed the connection: {chunk:?}"),
+        };
+        assert_eq!(err.kind(), ErrorKind::Reset, "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("closed by peer") && text.contains("client side"),
+            "{text}"
+        );
+        let source = err
+            .get_ref()
+            .and_then(|s| s.downcast_ref::<flow_quic::quinn::ConnectionError>());
+        assert!(
+            matches!(source, Some(flow_quic::quinn::ConnectionError::ApplicationClosed(_))),
+            "source {source:?}"
+        );
+        let write = client
+            .write("late")
+            .await
+            .expect_err("write after the connection closed");
+        assert_eq!(write.kind(), ErrorKind::Reset, "{write}");
+        let local = server.read().await.expect_err("local read after the local close");
+        assert_eq!(local.kind(), ErrorKind::Closed, "{local}");
+        assert!(server.write("late").await.expect_err("local write").is_closed());
+    });
+}
+
+/// An opened stream is invisible to the peer until its first write.
+#[test]
+fn streams_are_accepted_after_the_first_write() {
+    run(async {
+        let link = support::Link::new().await.expect("link");
+        let mut opened = link.client.open().await.expect("open");
+        let pending = tokio::time::timeout(Duration::from_millis(200), link.server.accept()).await;
+        assert!(pending.is_err(), "a stream nobody wrote to was accepted");
+        opened.write("hi").await.expect("write");
+        let mut accepted = link.server.accept().await.expect("accept");
+        assert_eq!(
+            accepted.read().await.expect("read"),
+            Chunk::Data(Bytes::from_static(b"hi"))
+        );
+        opened.shutdown(Shutdown::Write).await.expect("finish");
+        assert_eq!(accepted.read().await.expect("read"), Chunk::Eof);
+        accepted.close().await.expect("close accepted");
+        opened.close().await.expect("close opened");
+    });
+}
+
+/// An abort is a reset at the peer, naming ABORT_CODE; a drop is a FIN.
+#[test]
+fn abort_resets_and_drop_finishes() {
+    run(async {
+        let link = support::Link::new().await.expect("link");
+        let (mut client, mut server) = link.pair().await.expect("pair");
+        client.abort();
+        let err = server.read().await.expect_err("read after the abort");
+        assert_eq!(err.kind(), ErrorKind::Reset, "{err}");
+        assert!(err.to_string().contains("ABORT_CODE"), "{err}");
+        let (mut client, mut server) = link.pair().await.expect("pair");
+        client.write("last").await.expect("write");
+        drop(client);
+        assert_eq!(
+            server.read().await.expect("read"),
+            Chunk::Data(Bytes::from_static(b"last"))
+        );
+        assert_eq!(server.read().await.expect("read"), Chunk::Eof);
+        let err = loop {
+            match server.write("x").await {
+                Ok(()) => tokio::task::yield_now().await,
+                Err(err) => break err,
+            }
+        };
+        assert_eq!(err.kind(), ErrorKind::Reset, "{err}");
+    });
+}
