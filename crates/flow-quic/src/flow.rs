@@ -77,6 +77,11 @@ enum CloseState {
 ///   file, and its writes fail with [`ErrorKind::Reset`]. This is what
 ///   a TCP socket does, and what the contract asks (a flow dropped with
 ///   data in flight delivers it); a QUIC reset would throw that data away.
+///   Like a TCP socket's linger, a task on the runtime the flow was made
+///   on (tokio's, or quinn's smol runtime) keeps the connection open until
+///   the peer has read it all, or stopped the stream, or the close
+///   deadline passed: dropping the connection's last handle with its flows
+///   (closed or not) loses nothing they flushed.
 ///   [`set_reset_on_drop`](QuicFlow::set_reset_on_drop) makes a drop an
 ///   abort instead.
 /// - A peer that stops reading with any code other than
@@ -118,9 +123,44 @@ pub struct QuicFlow {
     stopped: bool,
     /// Dropping without close resets the stream; see `set_reset_on_drop`.
     reset_on_drop: bool,
+    /// The stream was reset: nothing is left for a linger to deliver.
+    aborted: bool,
     close: CloseState,
     close_timeout: Option<Duration>,
     timer: Option<Arc<dyn Timer>>,
+    /// Where a dropped flow's linger runs; see `Drop`.
+    linger: Option<Linger>,
+}
+
+/// A runtime to keep a dropped flow's connection open on, until the peer
+/// acknowledged what the flow sent: quinn closes a connection (and throws
+/// away what is unacknowledged) once its last handle is gone.
+enum Linger {
+    /// The tokio runtime the flow was made on; its handle spawns from any
+    /// thread, also outside the runtime.
+    #[cfg(feature = "tokio")]
+    Tokio(tokio::runtime::Handle),
+    /// quinn's runtime otherwise (smol's global executor).
+    Quinn(Arc<dyn quinn::Runtime>),
+}
+
+impl Linger {
+    fn current() -> Option<Linger> {
+        #[cfg(feature = "tokio")]
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            return Some(Linger::Tokio(handle));
+        }
+        quinn::default_runtime().map(Linger::Quinn)
+    }
+
+    fn spawn(&self, task: Pin<Box<dyn Future<Output = ()> + Send>>) {
+        match self {
+            // A runtime shut down already drops the task (and the connection).
+            #[cfg(feature = "tokio")]
+            Linger::Tokio(handle) => drop(handle.spawn(task)),
+            Linger::Quinn(runtime) => runtime.spawn(task),
+        }
+    }
 }
 
 impl QuicFlow {
@@ -145,9 +185,11 @@ impl QuicFlow {
             finished: false,
             stopped: false,
             reset_on_drop: false,
+            aborted: false,
             close: CloseState::Open,
             close_timeout: Some(DEFAULT_CLOSE_TIMEOUT),
             timer: None,
+            linger: Linger::current(),
         }
     }
 
@@ -204,6 +246,7 @@ impl QuicFlow {
         let _ = self.send.reset(code);
         let _ = self.recv.stop(code);
         self.finished = true;
+        self.aborted = true;
         self.done();
     }
 
@@ -471,20 +514,45 @@ impl FlowWrite for QuicFlow {
 
 impl Drop for QuicFlow {
     fn drop(&mut self) {
-        if matches!(self.close, CloseState::Done) {
+        if !matches!(self.close, CloseState::Done) {
+            if self.reset_on_drop {
+                self.abort();
+                return;
+            }
+            // What quinn took is delivered, then the end of writes: a QUIC
+            // reset would throw away what is in flight (RFC 9000 §3.1), which
+            // a flow must deliver. What was queued and never flushed is lost.
+            let _ = self.send.finish();
+            if !matches!(self.read, ReadState::Eof) {
+                // The peer's later writes fail with a reset.
+                let _ = self.recv.stop(ABORT_CODE);
+            }
+        }
+        if self.aborted {
             return;
         }
-        if self.reset_on_drop {
-            self.abort();
-            return;
-        }
-        // What quinn took is delivered, then the end of writes: a QUIC
-        // reset would throw away what is in flight (RFC 9000 §3.1), which
-        // a flow must deliver. What was queued and never flushed is lost.
-        let _ = self.send.finish();
-        if !matches!(self.read, ReadState::Eof) {
-            // The peer's later writes fail with a reset.
-            let _ = self.recv.stop(ABORT_CODE);
+        // Closed or not, what the stream sent may not be acknowledged yet
+        // (a close ends once the peer finished, not once it read). The
+        // stream's `stopped` future holds the connection until the peer
+        // has it all (or stopped the stream, or the connection ended),
+        // within the close deadline: as a TCP socket lingers, so that
+        // dropping the connection's last handle with the flow does not
+        // lose what it sent.
+        if let Some(linger) = &self.linger {
+            let acknowledged = self.send.stopped();
+            let deadline = futures_timer::Delay::new(self.close_timeout.unwrap_or(DEFAULT_CLOSE_TIMEOUT));
+            linger.spawn(Box::pin(async move {
+                let mut acknowledged = pin!(acknowledged);
+                let mut deadline = pin!(deadline);
+                std::future::poll_fn(|cx| {
+                    if acknowledged.as_mut().poll(cx).is_ready() || deadline.as_mut().poll(cx).is_ready() {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending
+                    }
+                })
+                .await;
+            }));
         }
     }
 }

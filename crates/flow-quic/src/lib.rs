@@ -14,7 +14,7 @@
 //! | `shutdown(Read)` | `stop` with [`SHUTDOWN_READ_CODE`]: the peer's writes fail with `WriteError::Closed` |
 //! | `close` | flush, `finish`, read and discard until the peer's `finish`, under [`DEFAULT_CLOSE_TIMEOUT`] |
 //! | [`QuicFlow::abort`] | `reset` and `stop` with [`ABORT_CODE`]: the peer's reads and writes see [`ErrorKind::Reset`](flow_api::ErrorKind::Reset) |
-//! | drop without close | `finish` (what was flushed is delivered) and `stop` with [`ABORT_CODE`]: the peer reads end of file, its writes see [`ErrorKind::Reset`](flow_api::ErrorKind::Reset); [`QuicFlow::set_reset_on_drop`] makes it an abort |
+//! | drop without close | `finish` (what was flushed is delivered, the connection lingering until it is) and `stop` with [`ABORT_CODE`]: the peer reads end of file, its writes see [`ErrorKind::Reset`](flow_api::ErrorKind::Reset); [`QuicFlow::set_reset_on_drop`] makes it an abort |
 //!
 //! ```no_run
 //! use flow_api::prelude::*;

@@ -101,3 +101,44 @@ fn abort_resets_and_drop_finishes() {
         assert_eq!(err.kind(), ErrorKind::Reset, "{err}");
     });
 }
+
+/// Dropping a flow together with its connection's last handle delivers
+/// what it flushed: quinn closes a connection whose handles are all gone,
+/// and throws away what the peer has not acknowledged, so the dropped flow
+/// keeps the connection open (a task on its runtime) until the peer read
+/// it all, as a TCP socket lingers.
+#[test]
+fn a_flow_dropped_with_its_connection_delivers_what_it_flushed() {
+    const LEN: usize = 4 << 20;
+    run(async {
+        let link = support::Link::new().await.expect("link");
+        let (mut client, mut server) = link.pair().await.expect("pair");
+        let support::Link {
+            server_endpoint: _server_endpoint,
+            client_endpoint: _client_endpoint,
+            client: connection,
+            server: _server_connection,
+        } = link;
+        drop(connection);
+        let data: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
+        let expected = data.clone();
+        let send = async move {
+            client.write(Bytes::from(data)).await.expect("write");
+            client.flush().await.expect("flush");
+            // The flow's stream handles were the connection's last.
+            drop(client);
+        };
+        let receive = async move {
+            let mut got = Vec::with_capacity(LEN);
+            loop {
+                match server.read().await {
+                    Ok(Chunk::Data(bytes)) => got.extend_from_slice(&bytes),
+                    Ok(Chunk::Eof) => break,
+                    Err(err) => panic!("after {} of {LEN} bytes: {err}", got.len()),
+                }
+            }
+            assert!(got == expected, "the bytes differ ({} of {LEN} read)", got.len());
+        };
+        futures_util::future::join(send, receive).await;
+    });
+}

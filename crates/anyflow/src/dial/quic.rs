@@ -2,14 +2,11 @@
 //! of it as the flow; a listener that yields every bidirectional stream
 //! its peers open, from every connection, as one peer each.
 
-use std::future::Future;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use flow_api::{BoxFlow, Bytes, Chunk, Error, ErrorKind, FlowRead, FlowWrite, WriteError};
+use flow_api::{BoxFlow, Error, ErrorKind};
 use flow_quic::{QuicConnection, QuicEndpoint, QuicFlow, quinn};
 use flow_tls::{TlsAcceptor, TlsConnector};
 use tokio::runtime::Handle;
@@ -86,7 +83,7 @@ pub(super) async fn dial(connector: &TlsConnector, host: &str, port: u16) -> Res
     let endpoint = QuicEndpoint::client(any, config)?;
     let connection = endpoint.connect(addr, host).await?;
     let flow = connection.open().await?;
-    Ok(Box::pin(Lingering::new(flow, Handle::try_current().ok())))
+    Ok(Box::pin(flow))
 }
 
 /// A `quic://` listener: a server endpoint, a task that accepts its
@@ -96,8 +93,6 @@ pub(super) struct QuicListener {
     endpoint: QuicEndpoint,
     streams: tokio::sync::Mutex<tokio::sync::mpsc::Receiver<(QuicFlow, SocketAddr)>>,
     accepting: tokio::task::JoinHandle<()>,
-    /// The runtime the endpoint runs on, for the accepted flows' linger.
-    runtime: Handle,
 }
 
 impl QuicListener {
@@ -117,7 +112,6 @@ impl QuicListener {
             endpoint,
             streams: tokio::sync::Mutex::new(receiver),
             accepting,
-            runtime,
         };
         Ok((listener, local))
     }
@@ -128,7 +122,7 @@ impl QuicListener {
     pub(super) async fn accept(&self) -> Result<(BoxFlow<'static>, SocketAddr), Error> {
         let mut streams = self.streams.lock().await;
         match streams.recv().await {
-            Some((flow, peer)) => Ok((Box::pin(Lingering::new(flow, Some(self.runtime.clone()))), peer)),
+            Some((flow, peer)) => Ok((Box::pin(flow), peer)),
             None => Err(Error::new(ErrorKind::Closed).context("the QUIC endpoint stopped accepting")),
         }
     }
@@ -167,85 +161,5 @@ async fn accept_streams(incoming: quinn::Incoming, streams: tokio::sync::mpsc::S
         if streams.send((flow, peer)).await.is_err() {
             return;
         }
-    }
-}
-
-/// How long a dropped stream keeps its connection open for what it sent
-/// to be acknowledged, at most: the stream flows' close deadline.
-const LINGER: Duration = flow_quic::DEFAULT_CLOSE_TIMEOUT;
-
-/// A stream flow that, when dropped (closed or not), keeps its connection
-/// open until the peer has acknowledged everything the stream sent, its
-/// end included (or stopped it, or the connection ended, or [`LINGER`]
-/// passed): the connection closes when its last stream goes, and a QUIC
-/// connection's close discards what is still unacknowledged. A TCP
-/// socket's kernel delivers after a close; this is that.
-///
-/// The flow may be used and dropped on any executor (its close deadline
-/// runs on futures-timer's thread); the linger runs on the tokio runtime
-/// the connection was made on.
-struct Lingering {
-    flow: QuicFlow,
-    runtime: Option<Handle>,
-}
-
-impl Lingering {
-    fn new(flow: QuicFlow, runtime: Option<Handle>) -> Self {
-        Lingering { flow, runtime }
-    }
-}
-
-impl Drop for Lingering {
-    fn drop(&mut self) {
-        // The future holds the connection; the flow itself is dropped
-        // after this (finishing its stream, see `QuicFlow`).
-        let acknowledged = self.flow.streams().0.stopped();
-        if let Some(runtime) = &self.runtime {
-            // A runtime shut down already drops the task, and the connection.
-            runtime.spawn(async move {
-                let mut deadline = flow_tokio::TokioTimer::shared().sleep(LINGER);
-                let mut acknowledged = pin!(acknowledged);
-                std::future::poll_fn(|cx| {
-                    if acknowledged.as_mut().poll(cx).is_ready() || deadline.as_mut().poll(cx).is_ready() {
-                        Poll::Ready(())
-                    } else {
-                        Poll::Pending
-                    }
-                })
-                .await;
-            });
-        }
-    }
-}
-
-impl FlowRead for Lingering {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Chunk, Error>> {
-        Pin::new(&mut self.get_mut().flow).poll_read(cx)
-    }
-
-    fn poll_shutdown_read(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Pin::new(&mut self.get_mut().flow).poll_shutdown_read(cx)
-    }
-}
-
-impl FlowWrite for Lingering {
-    fn poll_write_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
-        Pin::new(&mut self.get_mut().flow).poll_write_ready(cx)
-    }
-
-    fn start_write(self: Pin<&mut Self>, buf: Bytes) -> Result<(), WriteError> {
-        Pin::new(&mut self.get_mut().flow).start_write(buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), WriteError>> {
-        Pin::new(&mut self.get_mut().flow).poll_flush(cx)
-    }
-
-    fn poll_shutdown_write(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Pin::new(&mut self.get_mut().flow).poll_shutdown_write(cx)
-    }
-
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        Pin::new(&mut self.get_mut().flow).poll_close(cx)
     }
 }
