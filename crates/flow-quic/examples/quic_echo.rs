@@ -22,6 +22,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = QuicEndpoint::server(any, server_config(&acceptor)?)?;
     let addr = server.local_addr()?;
     let serving = tokio::spawn(async move {
+        // One client here; a server that accepts in a loop takes
+        // `accept_handshake()` and runs each handshake on a task of its own.
         let connection = server.accept().await?;
         let mut flow = connection.accept().await?; // one stream; accept more in a loop
         while let Chunk::Data(bytes) = flow.read().await? {

@@ -1,5 +1,6 @@
 //! Endpoints and connections: where stream flows come from.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -156,26 +157,55 @@ impl QuicEndpoint {
 
     /// Accepts the next connection, handshake included.
     ///
+    /// The handshake runs inside this call, so a client that is slow to
+    /// finish it holds up the next one, and a failed handshake is this
+    /// call's error. A server that accepts in a loop should take
+    /// [`accept_handshake`](QuicEndpoint::accept_handshake)'s future and
+    /// run each handshake on a task of its own.
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::Closed`] once the endpoint is closed; a failed
-    /// handshake, naming the client's address.
+    /// handshake, naming the client's address (the endpoint accepts on).
     ///
     /// # Cancel safety
     ///
     /// Dropping the future before a client arrived loses nothing; dropping
     /// it during that client's handshake drops that client.
     pub async fn accept(&self) -> Result<QuicConnection, Error> {
+        self.accept_handshake().await?.await
+    }
+
+    /// Waits for the next client and returns its handshake, not yet run:
+    /// a future of the connection, `Send` and `'static`, to await where it
+    /// holds nobody else up (a task of its own), while this endpoint
+    /// accepts the next client.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Closed`] once the endpoint is closed. The handshake's
+    /// own future fails as [`accept`](QuicEndpoint::accept) says, naming
+    /// the client's address.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping this future before a client arrived loses nothing; dropping
+    /// the handshake's future drops that client.
+    pub async fn accept_handshake(
+        &self,
+    ) -> Result<impl Future<Output = Result<QuicConnection, Error>> + Send + 'static, Error> {
         let incoming = self
             .endpoint
             .accept()
             .await
             .ok_or_else(|| Error::new(ErrorKind::Closed).context("accepting on a closed QUIC endpoint"))?;
         let addr = incoming.remote_address();
-        let connection = incoming
-            .await
-            .map_err(|err| connection_error(err).context(format!("accepting a QUIC connection from {addr}")))?;
-        Ok(QuicConnection::new(connection))
+        Ok(async move {
+            let connection = incoming
+                .await
+                .map_err(|err| connection_error(err).context(format!("accepting a QUIC connection from {addr}")))?;
+            Ok(QuicConnection::new(connection))
+        })
     }
 
     /// Closes every connection of the endpoint at once, with

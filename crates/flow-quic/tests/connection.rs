@@ -142,3 +142,49 @@ fn a_flow_dropped_with_its_connection_delivers_what_it_flushed() {
         futures_util::future::join(send, receive).await;
     });
 }
+
+/// `accept_handshake` hands the handshake out instead of running it: a
+/// client whose handshake fails (no common ALPN protocol) neither holds up
+/// nor ends the accepting of the next one, and its failure names it.
+#[test]
+fn a_failed_handshake_holds_up_no_other_client() {
+    run(async {
+        let server = flow_quic::QuicEndpoint::server(support::loopback(), support::server_config().unwrap()).unwrap();
+        let addr = server.local_addr().unwrap();
+        let other_alpn = flow_tls::TlsConnector::builder()
+            .add_root_certificates_pem(support::pki().ca_pem.as_bytes())
+            .unwrap()
+            .alpn_protocols(["not-the-server's"])
+            .build()
+            .unwrap();
+        let bad = flow_quic::QuicEndpoint::client(support::loopback(), flow_quic::client_config(&other_alpn).unwrap())
+            .unwrap();
+        let bad_client = tokio::spawn(async move { bad.connect(addr, "localhost").await.map(|_| ()) });
+        let first = server.accept_handshake().await.expect("the first client");
+        let good = flow_quic::QuicEndpoint::client(support::loopback(), support::client_config().unwrap()).unwrap();
+        let good_client = tokio::spawn(async move { good.connect(addr, "localhost").await });
+        let second = server
+            .accept_handshake()
+            .await
+            .expect("the second client, the first not handshaken");
+        let accepted = second.await.expect("the second client's handshake");
+        let connected = good_client.await.unwrap().expect("the second client connects");
+        let mut ours = connected.open().await.expect("open");
+        ours.write("hi").await.expect("write");
+        ours.flush().await.expect("flush");
+        let mut theirs = accepted.accept().await.expect("accept the stream");
+        assert_eq!(
+            theirs.read().await.expect("read"),
+            Chunk::Data(Bytes::from_static(b"hi"))
+        );
+        let err = match first.await {
+            Ok(_) => panic!("a client with no common ALPN protocol was accepted"),
+            Err(err) => err,
+        };
+        assert!(
+            err.to_string().contains("accepting a QUIC connection from 127.0.0.1:"),
+            "{err}"
+        );
+        assert!(bad_client.await.unwrap().is_err(), "the first client connected");
+    });
+}

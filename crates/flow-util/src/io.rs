@@ -64,6 +64,21 @@ impl<F> FlowIo<F> {
 }
 
 impl<F: FlowRead + Unpin> FlowIo<F> {
+    /// Hands up to `room` buffered bytes to `put` (reading a chunk first
+    /// when none is buffered): the read of tokio's `AsyncRead` and hyper's
+    /// `rt::Read`. Nothing is read for no room.
+    #[cfg(any(feature = "tokio", feature = "hyper"))]
+    fn poll_read_into(&mut self, cx: &mut Context<'_>, room: usize, put: impl FnOnce(&[u8])) -> Poll<io::Result<()>> {
+        if room == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        ready!(self.poll_fill(cx))?;
+        let n = self.rest.len().min(room);
+        put(&self.rest[..n]);
+        self.rest.advance(n);
+        Poll::Ready(Ok(()))
+    }
+
     /// Makes sure `rest` holds data, unless at end of file (then it is empty).
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.rest.is_empty() {
@@ -136,15 +151,9 @@ impl<F: FlowWrite + Unpin> FlowIo<F> {
 #[cfg(feature = "tokio")]
 impl<F: FlowRead + Unpin> tokio::io::AsyncRead for FlowIo<F> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if buf.remaining() == 0 {
-            return Poll::Ready(Ok(()));
-        }
-        ready!(this.poll_fill(cx))?;
-        let n = this.rest.len().min(buf.remaining());
-        buf.put_slice(&this.rest[..n]);
-        this.rest.advance(n);
-        Poll::Ready(Ok(()))
+        let remaining = buf.remaining();
+        self.get_mut()
+            .poll_read_into(cx, remaining, |bytes| buf.put_slice(bytes))
     }
 }
 
@@ -162,32 +171,41 @@ impl<F: FlowRead + Unpin> tokio::io::AsyncBufRead for FlowIo<F> {
     }
 }
 
-#[cfg(feature = "tokio")]
-impl<F: FlowWrite + Unpin> tokio::io::AsyncWrite for FlowIo<F> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_write_slices(cx, &[io::IoSlice::new(buf)])
-    }
+/// tokio's `AsyncWrite` and hyper's `rt::Write` have the same methods: one
+/// body for both.
+#[cfg(any(feature = "tokio", feature = "hyper"))]
+macro_rules! impl_tokio_like_write {
+    ($trait:path) => {
+        impl<F: FlowWrite + Unpin> $trait for FlowIo<F> {
+            fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+                self.get_mut().poll_write_slices(cx, &[io::IoSlice::new(buf)])
+            }
 
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_write_slices(cx, bufs)
-    }
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[io::IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                self.get_mut().poll_write_slices(cx, bufs)
+            }
 
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_flush_flow(cx)
-    }
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.get_mut().poll_flush_flow(cx)
+            }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_shutdown_flow(cx)
-    }
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.get_mut().poll_shutdown_flow(cx)
+            }
+        }
+    };
 }
+
+#[cfg(feature = "tokio")]
+impl_tokio_like_write!(tokio::io::AsyncWrite);
 
 #[cfg(feature = "hyper")]
 impl<F: FlowRead + Unpin> ::hyper::rt::Read for FlowIo<F> {
@@ -196,44 +214,14 @@ impl<F: FlowRead + Unpin> ::hyper::rt::Read for FlowIo<F> {
         cx: &mut Context<'_>,
         mut buf: ::hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if buf.remaining() == 0 {
-            return Poll::Ready(Ok(()));
-        }
-        ready!(this.poll_fill(cx))?;
-        let n = this.rest.len().min(buf.remaining());
-        buf.put_slice(&this.rest[..n]);
-        this.rest.advance(n);
-        Poll::Ready(Ok(()))
+        let remaining = buf.remaining();
+        self.get_mut()
+            .poll_read_into(cx, remaining, |bytes| buf.put_slice(bytes))
     }
 }
 
 #[cfg(feature = "hyper")]
-impl<F: FlowWrite + Unpin> ::hyper::rt::Write for FlowIo<F> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_write_slices(cx, &[io::IoSlice::new(buf)])
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_write_slices(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_flush_flow(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_shutdown_flow(cx)
-    }
-}
+impl_tokio_like_write!(::hyper::rt::Write);
 
 #[cfg(feature = "futures-io")]
 impl<F: FlowRead + Unpin> futures_io::AsyncRead for FlowIo<F> {
