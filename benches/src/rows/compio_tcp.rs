@@ -35,9 +35,11 @@ const COMPIO: &str = "compio TcpStream";
 const TOKIO: &str = "tokio TcpStream";
 
 /// The groups, for `--only`.
-const GROUPS: [&str; 3] = ["compio-bulk", "compio-small", "compio-pingpong"];
+const GROUPS: [&str; 4] = ["compio-bulk", "compio-small", "compio-pingpong", "compio-stretch"];
 
-/// The compio rows: bulk, bursts, ping-pong.
+/// The compio rows: bulk, bursts, ping-pong, and the two io_uring
+/// techniques the completion-I/O issue asked to try (raw compio, each
+/// against compio's plain operation).
 pub(crate) fn rows(scale: &Scale, table: &mut Table) {
     if !GROUPS.iter().any(|group| scale.wants(group)) {
         return;
@@ -103,8 +105,54 @@ pub(crate) fn rows(scale: &Scale, table: &mut Table) {
         );
         let what = "compio TCP 1-byte ping-pong round trip";
         let unit = Unit::Latency(trips);
-        table.compare(what, OURS, &ours, COMPIO, &raw, unit, Some(0.95));
+        table.compare(what, OURS, &ours, COMPIO, &raw, unit, Some(1.0));
         table.compare(what, OURS, &ours, TOKIO, &tok, unit, None);
+    }
+    if scale.wants("compio-stretch") {
+        stretch_rows(scale, table, &compio);
+    }
+}
+
+/// Multishot receive into compio's provided buffer ring, and zero-copy
+/// send (`SEND_ZC`), each on raw compio against compio's plain `read` or
+/// `write_all`: what the technique itself is worth here, before a flow
+/// would adopt it (docs/performance.md, "The io_uring stretch").
+fn stretch_rows(scale: &Scale, table: &mut Table, compio: &::compio::runtime::Runtime) {
+    let trips = trips(scale);
+    let samples = interleave_blocking(
+        scale,
+        &[
+            &|| compio.block_on(async { raw::pingpong(compio_pair(), trips).await }),
+            &|| compio.block_on(async { raw::pingpong_multishot(compio_pair(), trips).await }),
+        ],
+    );
+    if let [read, multishot] = samples.as_slice() {
+        let what = "compio 1-byte ping-pong round trip, multishot receive";
+        table.compare(what, "read_multi", multishot, "read", read, Unit::Latency(trips), None);
+    }
+    let total = bulk_total(scale);
+    let count = total / BULK_CHUNK as u64;
+    let samples = interleave_blocking(
+        scale,
+        &[
+            &|| {
+                compio.block_on(across_threads(
+                    move |s| raw::write_each(s, count, BULK_CHUNK),
+                    raw::drain,
+                ))
+            },
+            &|| {
+                compio.block_on(across_threads(
+                    move |s| raw::write_each_zerocopy(s, count, BULK_CHUNK),
+                    raw::drain,
+                ))
+            },
+        ],
+    );
+    if let [send, zerocopy] = samples.as_slice() {
+        let what = format!("compio TCP bulk, {} MiB in 64 KiB writes, SEND_ZC", total / MIB);
+        let unit = Unit::Throughput(total);
+        table.compare(&what, "write_zerocopy", zerocopy, "write_all", send, unit, None);
     }
 }
 
@@ -281,5 +329,69 @@ pub(crate) mod raw {
             elapsed
         };
         futures_util::future::join(echo, client).await.1
+    }
+
+    /// [`pingpong`] with each end's receives multishot: one submission
+    /// armed for the whole connection, the kernel picking a buffer from the
+    /// runtime's provided ring for each arrival.
+    pub(crate) async fn pingpong_multishot((a, b): (TcpStream, TcpStream), trips: u64) -> Duration {
+        use ::compio::io::AsyncReadMulti;
+        use futures_util::StreamExt;
+        let echo = async move {
+            let mut writer = &b;
+            let mut reader = &b;
+            let mut incoming = std::pin::pin!(reader.read_multi(0));
+            while let Some(buf) = incoming.next().await {
+                let buf = buf.expect("read");
+                if buf.is_empty() {
+                    return;
+                }
+                let BufResult(done, _) = writer.write_all(buf).await;
+                done.expect("write");
+            }
+        };
+        let client = async move {
+            let mut writer = &a;
+            let mut reader = &a;
+            let mut incoming = std::pin::pin!(reader.read_multi(0));
+            let started = Instant::now();
+            let mut byte = [1u8; 1];
+            for _ in 0..trips {
+                let BufResult(done, back) = writer.write_all(byte).await;
+                done.expect("write");
+                byte = back;
+                let echoed = incoming.next().await.expect("an echo").expect("read");
+                assert_eq!(echoed.len(), 1, "one byte echoed");
+            }
+            let elapsed = started.elapsed();
+            writer.shutdown().await.expect("shutdown");
+            elapsed
+        };
+        futures_util::future::join(echo, client).await.1
+    }
+
+    /// [`write_each`] with zero-copy sends (`SEND_ZC`): the kernel holds
+    /// each buffer until its notification, so four buffers take turns,
+    /// each reused once the kernel has let go of it.
+    pub(super) async fn write_each_zerocopy(stream: TcpStream, count: u64, size: usize) -> u64 {
+        use ::compio::io::AsyncWriteZerocopy;
+        use std::collections::VecDeque;
+        let mut writer = &stream;
+        let mut spare: Vec<Vec<u8>> = (0..4).map(|_| vec![7u8; size]).collect();
+        let mut held = VecDeque::new();
+        for _ in 0..count {
+            let buf = match spare.pop() {
+                Some(buf) => buf,
+                None => held.pop_front().expect("a buffer in the kernel").await,
+            };
+            let BufResult(sent, ready) = writer.write_zerocopy(buf).await;
+            assert_eq!(sent.expect("write"), size, "a blocking zero-copy send takes it all");
+            held.push_back(ready);
+        }
+        for ready in held {
+            ready.await;
+        }
+        writer.shutdown().await.expect("shutdown");
+        count * size as u64
     }
 }

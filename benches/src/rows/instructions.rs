@@ -39,7 +39,7 @@ struct Side {
     label: &'static str,
 }
 
-const PAIRS: [Pair; 5] = [
+const PAIRS: [Pair; 6] = [
     Pair {
         what: "instructions per 64 B message, in-memory pair",
         ours: Side {
@@ -85,6 +85,18 @@ const PAIRS: [Pair; 5] = [
         baseline: Side {
             name: "compio-pingpong-raw",
             label: "compio TcpStream",
+        },
+        ops: (10_000, 2_000),
+    },
+    Pair {
+        what: "instructions per 1-byte ping-pong round trip, raw compio, multishot receive",
+        ours: Side {
+            name: "compio-pingpong-multishot",
+            label: "read_multi",
+        },
+        baseline: Side {
+            name: "compio-pingpong-read",
+            label: "read",
         },
         ops: (10_000, 2_000),
     },
@@ -137,7 +149,12 @@ pub(crate) fn run(name: &str, ops: u64) -> Result<(), String> {
             );
             flow::pingpong(pair, ops).await
         }),
-        "compio-pingpong-raw" => compio().block_on(async { compio_raw::pingpong(compio_pair(), ops).await }),
+        "compio-pingpong-raw" | "compio-pingpong-read" => {
+            compio().block_on(async { compio_raw::pingpong(compio_pair(), ops).await })
+        }
+        "compio-pingpong-multishot" => {
+            compio().block_on(async { compio_raw::pingpong_multishot(compio_pair(), ops).await })
+        }
         "tls-handshake-flow" => tokio().block_on(async { flow_handshakes(&configs(), ops).await }),
         "tls-handshake-raw" => tokio().block_on(async { raw_handshakes(&configs(), ops).await }),
         other => {

@@ -2,6 +2,8 @@
 //! owns a buffer while an operation runs, so the transport, not the
 //! caller's future, owns every operation in flight.
 
+use std::cell::Cell;
+use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -30,9 +32,9 @@ use self::sealed::Sent;
 pub trait Socket: std::os::fd::AsFd + sealed::Sealed + 'static {}
 
 mod sealed {
-    use super::{BufResult, Bytes, BytesMut, ErrorKind, LocalBoxFuture, Rc};
+    use super::{Bytes, BytesMut, ErrorKind, Infallible, Lane, LocalBoxFuture, Rc};
 
-    /// What a write operation hands back: the buffers it was given.
+    /// What a send is given, and hands back: one buffer or several.
     #[derive(Debug)]
     pub enum Sent {
         One(Bytes),
@@ -44,14 +46,15 @@ mod sealed {
         /// stopped reading (Unix).
         const BROKEN_PIPE: ErrorKind;
 
-        /// Receives into `buf` (empty, with spare capacity).
-        fn recv(self: &Rc<Self>, buf: BytesMut) -> LocalBoxFuture<BufResult<usize, BytesMut>>;
+        /// The receiving loop: each buffer handed to `lane` (empty, with
+        /// spare capacity) is received into, and parked there with the
+        /// result.
+        fn receiver(self: &Rc<Self>, lane: Rc<Lane<BytesMut, usize>>) -> LocalBoxFuture<Infallible>;
 
-        /// Sends one buffer.
-        fn send(self: &Rc<Self>, buf: Bytes) -> LocalBoxFuture<BufResult<usize, Sent>>;
-
-        /// Sends several buffers in one vectored submission.
-        fn send_vectored(self: &Rc<Self>, bufs: Vec<Bytes>) -> LocalBoxFuture<BufResult<usize, Sent>>;
+        /// The sending loop: each request handed to `lane` is sent (one
+        /// buffer plainly, several in one vectored submission), and parked
+        /// there with the result.
+        fn sender(self: &Rc<Self>, lane: Rc<Lane<Sent, usize>>) -> LocalBoxFuture<Infallible>;
     }
 }
 
@@ -62,29 +65,34 @@ macro_rules! socket {
         impl sealed::Sealed for $ty {
             const BROKEN_PIPE: ErrorKind = $broken;
 
-            fn recv(self: &Rc<Self>, buf: BytesMut) -> LocalBoxFuture<BufResult<usize, BytesMut>> {
+            fn receiver(self: &Rc<Self>, lane: Rc<Lane<BytesMut, usize>>) -> LocalBoxFuture<Infallible> {
                 let socket = Rc::clone(self);
                 Box::pin(async move {
                     let mut socket = &*socket;
-                    socket.read(buf).await
+                    loop {
+                        let buf = lane.request().await;
+                        lane.finish(socket.read(buf).await);
+                    }
                 })
             }
 
-            fn send(self: &Rc<Self>, buf: Bytes) -> LocalBoxFuture<BufResult<usize, Sent>> {
+            fn sender(self: &Rc<Self>, lane: Rc<Lane<Sent, usize>>) -> LocalBoxFuture<Infallible> {
                 let socket = Rc::clone(self);
                 Box::pin(async move {
                     let mut socket = &*socket;
-                    let BufResult(result, buf) = socket.write(buf).await;
-                    BufResult(result, Sent::One(buf))
-                })
-            }
-
-            fn send_vectored(self: &Rc<Self>, bufs: Vec<Bytes>) -> LocalBoxFuture<BufResult<usize, Sent>> {
-                let socket = Rc::clone(self);
-                Box::pin(async move {
-                    let mut socket = &*socket;
-                    let BufResult(result, bufs) = socket.write_vectored(bufs).await;
-                    BufResult(result, Sent::Many(bufs))
+                    loop {
+                        let result = match lane.request().await {
+                            Sent::One(buf) => {
+                                let BufResult(result, buf) = socket.write(buf).await;
+                                BufResult(result, Sent::One(buf))
+                            }
+                            Sent::Many(bufs) => {
+                                let BufResult(result, bufs) = socket.write_vectored(bufs).await;
+                                BufResult(result, Sent::Many(bufs))
+                            }
+                        };
+                        lane.finish(result);
+                    }
                 })
             }
         }
@@ -93,6 +101,97 @@ macro_rules! socket {
 
 socket!(compio::net::TcpStream, ErrorKind::Reset);
 socket!(compio::net::UnixStream, ErrorKind::Closed);
+
+/// One direction's operations, handed between the transport and a loop
+/// that runs them (see [`Driver`]): a request in, a result out.
+pub struct Lane<Req, T> {
+    request: Cell<Option<Req>>,
+    result: Cell<Option<BufResult<T, Req>>>,
+}
+
+impl<Req, T> Lane<Req, T> {
+    /// The next request: pending until the transport hands one over. Only
+    /// the transport polls the loop, and it hands the request over first,
+    /// so no waker is kept.
+    pub(crate) fn request(&self) -> impl Future<Output = Req> + '_ {
+        std::future::poll_fn(|_| match self.request.take() {
+            Some(request) => Poll::Ready(request),
+            None => Poll::Pending,
+        })
+    }
+
+    /// Parks an operation's result for the transport.
+    pub(crate) fn finish(&self, result: BufResult<T, Req>) {
+        self.result.set(Some(result));
+    }
+}
+
+impl<Req, T> fmt::Debug for Lane<Req, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lane").finish_non_exhaustive()
+    }
+}
+
+/// One direction's loop: a single future, boxed once per flow and polled
+/// by the transport, that runs each operation the lane asks for. It owns
+/// the operation in flight (and the buffers in it) until the kernel is
+/// done, so a caller's future dropped meanwhile loses nothing; dropping
+/// the loop cancels the operation, and compio's driver keeps the buffers
+/// until the kernel lets go. One allocation per flow and direction, not
+/// per operation: compio's operations are `async fn`s whose types cannot
+/// be named, so each needs a box of its own otherwise.
+struct Driver<Req, T> {
+    lane: Rc<Lane<Req, T>>,
+    run: Option<LocalBoxFuture<Infallible>>,
+    /// A request was handed over and its result not taken yet.
+    busy: bool,
+}
+
+impl<Req, T> Driver<Req, T> {
+    fn new() -> Self {
+        Driver {
+            lane: Rc::new(Lane {
+                request: Cell::new(None),
+                result: Cell::new(None),
+            }),
+            run: None,
+            busy: false,
+        }
+    }
+
+    /// Hands `request` to the loop, which `start` makes if there is none.
+    fn submit(&mut self, request: Req, start: impl FnOnce(Rc<Lane<Req, T>>) -> LocalBoxFuture<Infallible>) {
+        self.lane.request.set(Some(request));
+        if self.run.is_none() {
+            self.run = Some(start(Rc::clone(&self.lane)));
+        }
+        self.busy = true;
+    }
+
+    /// Polls the operation in flight; its result once it has one.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<BufResult<T, Req>> {
+        if let Some(run) = &mut self.run {
+            // The loop never ends: it is only ever pending.
+            let _pending = run.as_mut().poll(cx);
+        }
+        match self.lane.result.take() {
+            Some(result) => {
+                self.busy = false;
+                Poll::Ready(result)
+            }
+            None => Poll::Pending,
+        }
+    }
+
+    /// Cancels the operation in flight, if any.
+    fn cancel(&mut self) {
+        if self.busy {
+            self.run = None;
+            self.lane.request.take();
+            self.busy = false;
+        }
+    }
+}
 
 /// A compio socket as flow-socket's engine drives it: the [`Transport`]
 /// under [`TcpFlow`](crate::TcpFlow) and [`UnixFlow`](crate::UnixFlow). It
@@ -104,10 +203,10 @@ socket!(compio::net::UnixStream, ErrorKind::Closed);
 /// running, and calling again resumes.
 pub struct CompioStream<S: Socket> {
     socket: Rc<S>,
-    /// The receive in flight.
-    read_op: Option<LocalBoxFuture<BufResult<usize, BytesMut>>>,
-    /// The send in flight, owning its buffers.
-    write_op: Option<LocalBoxFuture<BufResult<usize, Sent>>>,
+    /// The receives.
+    reader: Driver<BytesMut, usize>,
+    /// The sends, each owning its buffers.
+    writer: Driver<Sent, usize>,
     /// Bytes the send in flight took off the queue.
     in_flight: usize,
     /// The vector of the last vectored send, kept for the next one.
@@ -117,13 +216,7 @@ pub struct CompioStream<S: Socket> {
 impl<S: Socket> CompioStream<S> {
     /// Wraps a connected compio socket.
     pub fn new(socket: S) -> Self {
-        CompioStream {
-            socket: Rc::new(socket),
-            read_op: None,
-            write_op: None,
-            in_flight: 0,
-            iovecs: Vec::new(),
-        }
+        CompioStream::from_rc(Rc::new(socket))
     }
 
     /// The compio socket, if no operation holds it (a flow's
@@ -133,18 +226,21 @@ impl<S: Socket> CompioStream<S> {
     /// # Errors
     ///
     /// An operation is in flight: `self`, given back.
-    pub fn into_inner(self) -> Result<S, Self> {
+    pub fn into_inner(mut self) -> Result<S, Self> {
         if self.is_busy() {
             return Err(self);
         }
+        // The idle loops hold the socket too.
+        self.reader.run = None;
+        self.writer.run = None;
         Rc::try_unwrap(self.socket).map_err(CompioStream::from_rc)
     }
 
     fn from_rc(socket: Rc<S>) -> Self {
         CompioStream {
             socket,
-            read_op: None,
-            write_op: None,
+            reader: Driver::new(),
+            writer: Driver::new(),
             in_flight: 0,
             iovecs: Vec::new(),
         }
@@ -206,19 +302,16 @@ impl<S: Socket> Transport for CompioStream<S> {
     type Sleep = LocalBoxFuture<()>;
 
     fn poll_recv(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<Bytes>> {
-        let op = match &mut self.read_op {
-            Some(op) => op,
-            None => {
-                let mut room = mem::take(buf);
-                // compio receives from the start of the buffer: it must be
-                // empty, and what it holds is room.
-                room.clear();
-                prepare_read_buffer(&mut room);
-                self.read_op.insert(self.socket.recv(room))
-            }
-        };
-        let BufResult(result, mut filled) = ready!(op.as_mut().poll(cx));
-        self.read_op = None;
+        if !self.reader.busy {
+            let mut room = mem::take(buf);
+            // compio receives from the start of the buffer: it must be
+            // empty, and what it holds is room.
+            room.clear();
+            prepare_read_buffer(&mut room);
+            let socket = &self.socket;
+            self.reader.submit(room, |lane| socket.receiver(lane));
+        }
+        let BufResult(result, mut filled) = ready!(self.reader.poll(cx));
         let result = result.map(|n| filled.split_to(n.min(filled.len())).freeze());
         *buf = filled;
         Poll::Ready(result)
@@ -226,9 +319,8 @@ impl<S: Socket> Transport for CompioStream<S> {
 
     fn poll_send(&mut self, cx: &mut Context<'_>, queue: &mut WriteQueue) -> Poll<io::Result<()>> {
         loop {
-            if let Some(op) = &mut self.write_op {
-                let BufResult(result, sent) = ready!(op.as_mut().poll(cx));
-                self.write_op = None;
+            if self.writer.busy {
+                let BufResult(result, sent) = ready!(self.writer.poll(cx));
                 self.in_flight = 0;
                 match result {
                     Ok(0) => {
@@ -243,14 +335,14 @@ impl<S: Socket> Transport for CompioStream<S> {
                     Err(err) => return Poll::Ready(Err(err)),
                 }
             }
-            let op = match queue.buffers() {
+            let request = match queue.buffers() {
                 0 => return Poll::Ready(Ok(())),
                 // A plain send costs less in the kernel than a one-element
                 // vectored one.
                 1 => match queue.pop_front() {
                     Some(buf) => {
                         self.in_flight = buf.len();
-                        self.socket.send(buf)
+                        Sent::One(buf)
                     }
                     None => return Poll::Ready(Ok(())),
                 },
@@ -258,10 +350,11 @@ impl<S: Socket> Transport for CompioStream<S> {
                     let mut bufs = mem::take(&mut self.iovecs);
                     bufs.extend((0..n.min(MAX_IOVECS)).map_while(|_| queue.pop_front()));
                     self.in_flight = bufs.iter().map(Bytes::len).sum();
-                    self.socket.send_vectored(bufs)
+                    Sent::Many(bufs)
                 }
             };
-            self.write_op = Some(op);
+            let socket = &self.socket;
+            self.writer.submit(request, |lane| socket.sender(lane));
         }
     }
 
@@ -290,17 +383,17 @@ impl<S: Socket> Transport for CompioStream<S> {
     }
 
     fn is_busy(&self) -> bool {
-        self.read_op.is_some() || self.write_op.is_some() || Rc::strong_count(&self.socket) > 1
+        self.reader.busy || self.writer.busy
     }
 
     fn stop_reading(&mut self) {
         // Dropping an operation cancels it; compio's driver keeps its buffer
         // until the kernel is done with it.
-        self.read_op = None;
+        self.reader.cancel();
     }
 
     fn stop_writing(&mut self) {
-        self.write_op = None;
+        self.writer.cancel();
         self.in_flight = 0;
     }
 }
@@ -308,8 +401,8 @@ impl<S: Socket> Transport for CompioStream<S> {
 impl<S: Socket> fmt::Debug for CompioStream<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CompioStream")
-            .field("reading", &self.read_op.is_some())
-            .field("writing", &self.write_op.is_some())
+            .field("reading", &self.reader.busy)
+            .field("writing", &self.writer.busy)
             .field("in_flight", &self.in_flight)
             .finish_non_exhaustive()
     }
