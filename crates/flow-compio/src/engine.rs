@@ -18,28 +18,22 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use compio::BufResult;
-use compio::io::{AsyncRead, AsyncWrite};
+use compio::buf::IntoInner;
+use compio::driver::op::{self, RecvFlags, SendFlags};
+use compio::io::AsyncRead;
+use compio::runtime::Submit;
 use flow_api::{ErrorKind, Timer, WriteQueue};
 use flow_socket::{MAX_IOVECS, Transport, prepare_read_buffer};
 use socket2::SockRef;
 
 pub(crate) type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T> + 'static>>;
 
-use self::sealed::Sent;
-
 /// A compio stream socket, as the transport drives it: owned-buffer reads
 /// and writes that the transport keeps while they run.
 pub trait Socket: std::os::fd::AsFd + sealed::Sealed + 'static {}
 
 mod sealed {
-    use super::{Bytes, BytesMut, ErrorKind, Infallible, Lane, LocalBoxFuture, Rc};
-
-    /// What a send is given, and hands back: one buffer or several.
-    #[derive(Debug)]
-    pub enum Sent {
-        One(Bytes),
-        Many(Vec<Bytes>),
-    }
+    use super::{BytesMut, ErrorKind, Infallible, Lane, LocalBoxFuture, Rc};
 
     pub trait Sealed {
         /// What a broken pipe on write means: the peer aborted (TCP), or it
@@ -50,11 +44,6 @@ mod sealed {
         /// spare capacity) is received into, and parked there with the
         /// result.
         fn receiver(self: &Rc<Self>, lane: Rc<Lane<BytesMut, usize>>) -> LocalBoxFuture<Infallible>;
-
-        /// The sending loop: each request handed to `lane` is sent (one
-        /// buffer plainly, several in one vectored submission), and parked
-        /// there with the result.
-        fn sender(self: &Rc<Self>, lane: Rc<Lane<Sent, usize>>) -> LocalBoxFuture<Infallible>;
     }
 }
 
@@ -75,26 +64,6 @@ macro_rules! socket {
                     }
                 })
             }
-
-            fn sender(self: &Rc<Self>, lane: Rc<Lane<Sent, usize>>) -> LocalBoxFuture<Infallible> {
-                let socket = Rc::clone(self);
-                Box::pin(async move {
-                    let mut socket = &*socket;
-                    loop {
-                        let result = match lane.request().await {
-                            Sent::One(buf) => {
-                                let BufResult(result, buf) = socket.write(buf).await;
-                                BufResult(result, Sent::One(buf))
-                            }
-                            Sent::Many(bufs) => {
-                                let BufResult(result, bufs) = socket.write_vectored(bufs).await;
-                                BufResult(result, Sent::Many(bufs))
-                            }
-                        };
-                        lane.finish(result);
-                    }
-                })
-            }
         }
     };
 }
@@ -102,8 +71,83 @@ macro_rules! socket {
 socket!(compio::net::TcpStream, ErrorKind::Reset);
 socket!(compio::net::UnixStream, ErrorKind::Closed);
 
-/// One direction's operations, handed between the transport and a loop
-/// that runs them (see [`Driver`]): a request in, a result out.
+/// `MSG_NOSIGNAL`, as compio's own streams send: a peer gone is an error,
+/// not a `SIGPIPE`.
+#[cfg(not(any(target_vendor = "apple", windows)))]
+const SEND_FLAGS: SendFlags = SendFlags::NOSIGNAL;
+#[cfg(any(target_vendor = "apple", windows))]
+const SEND_FLAGS: SendFlags = SendFlags::empty();
+
+/// Below this, a receive counts as small (see `CompioStream::poll_recv`).
+const SMALL_READ: usize = 4 * 1024;
+
+/// The initialised room of a small receive.
+const SMALL_ROOM: usize = 16 * 1024;
+
+/// Makes `room` initialised room for a small receive: its length is its
+/// capacity (the kernel may write all of it), at least [`SMALL_READ`]
+/// bytes. What a small receive leaves is still initialised and is used
+/// as it is; a new room is taken back from the old one once every slice
+/// of it was dropped, or allocated, and zeroed once.
+fn prepare_small_room(room: &mut BytesMut) {
+    if room.len() == room.capacity() && room.len() >= SMALL_READ {
+        return;
+    }
+    room.clear();
+    if !room.try_reclaim(SMALL_ROOM) {
+        *room = BytesMut::with_capacity(SMALL_ROOM);
+    }
+    let capacity = room.capacity();
+    room.resize(capacity, 0);
+}
+
+/// What a send hands back: its buffer, or its buffers.
+#[derive(Debug)]
+enum Sent {
+    One(Bytes),
+    Many(Vec<Bytes>),
+}
+
+/// The send in flight: compio's own operation, submitted directly (a send
+/// needs nothing `unsafe` to take its buffers back), so a send allocates
+/// only what compio's driver allocates for it. It owns the socket's `Rc`
+/// and the buffers until the kernel is done.
+enum Sending<S: Socket> {
+    One(Submit<op::Send<Bytes, Rc<S>>>),
+    Many(Submit<op::SendVectored<Vec<Bytes>, Rc<S>>>),
+}
+
+impl<S: Socket> Sending<S> {
+    fn one(socket: &Rc<S>, buf: Bytes) -> Self {
+        Sending::One(compio::runtime::submit(op::Send::new(
+            Rc::clone(socket),
+            buf,
+            SEND_FLAGS,
+        )))
+    }
+
+    fn many(socket: &Rc<S>, bufs: Vec<Bytes>) -> Self {
+        Sending::Many(compio::runtime::submit(op::SendVectored::new(
+            Rc::clone(socket),
+            bufs,
+            SEND_FLAGS,
+        )))
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<BufResult<usize, Sent>> {
+        match self {
+            Sending::One(send) => Pin::new(send)
+                .poll(cx)
+                .map(|BufResult(result, send)| BufResult(result, Sent::One(send.into_inner()))),
+            Sending::Many(send) => Pin::new(send)
+                .poll(cx)
+                .map(|BufResult(result, send)| BufResult(result, Sent::Many(send.into_inner()))),
+        }
+    }
+}
+
+/// The large receives, handed between the transport and the loop that
+/// runs them (see [`Driver`]): a request in, a result out.
 pub struct Lane<Req, T> {
     request: Cell<Option<Req>>,
     result: Cell<Option<BufResult<T, Req>>>,
@@ -132,14 +176,16 @@ impl<Req, T> fmt::Debug for Lane<Req, T> {
     }
 }
 
-/// One direction's loop: a single future, boxed once per flow and polled
-/// by the transport, that runs each operation the lane asks for. It owns
+/// The large receives' loop: a single future, boxed once per flow and
+/// polled by the transport, that runs each operation the lane asks for. It owns
 /// the operation in flight (and the buffers in it) until the kernel is
 /// done, so a caller's future dropped meanwhile loses nothing; dropping
 /// the loop cancels the operation, and compio's driver keeps the buffers
-/// until the kernel lets go. One allocation per flow and direction, not
-/// per operation: compio's operations are `async fn`s whose types cannot
-/// be named, so each needs a box of its own otherwise.
+/// until the kernel lets go. One allocation per flow, not per receive:
+/// compio's stream's receive is an `async fn` whose type cannot be named,
+/// so each would need a box of its own otherwise (and compio's `Recv`
+/// submitted directly leaves the filled length for `unsafe` code to set,
+/// which is why only small receives, into initialised room, go that way).
 struct Driver<Req, T> {
     lane: Rc<Lane<Req, T>>,
     run: Option<LocalBoxFuture<Infallible>>,
@@ -203,10 +249,16 @@ impl<Req, T> Driver<Req, T> {
 /// running, and calling again resumes.
 pub struct CompioStream<S: Socket> {
     socket: Rc<S>,
-    /// The receives.
+    /// The large receives, into the buffer's spare capacity (see
+    /// `poll_recv`).
     reader: Driver<BytesMut, usize>,
-    /// The sends, each owning its buffers.
-    writer: Driver<Sent, usize>,
+    /// The small receive in flight, into initialised room.
+    small_recv: Option<Submit<op::Recv<BytesMut, Rc<S>>>>,
+    /// The last receive was small: the next one goes into initialised
+    /// room, submitted directly.
+    small: bool,
+    /// The send in flight, owning its buffers.
+    writer: Option<Sending<S>>,
     /// Bytes the send in flight took off the queue.
     in_flight: usize,
     /// The vector of the last vectored send, kept for the next one.
@@ -226,13 +278,15 @@ impl<S: Socket> CompioStream<S> {
     /// # Errors
     ///
     /// An operation is in flight: `self`, given back.
+    // The error is the transport itself, given back whole (as
+    // `StreamFlow::into_inner` gives the flow back).
+    #[allow(clippy::result_large_err)]
     pub fn into_inner(mut self) -> Result<S, Self> {
         if self.is_busy() {
             return Err(self);
         }
-        // The idle loops hold the socket too.
+        // The idle receive loop holds the socket too.
         self.reader.run = None;
-        self.writer.run = None;
         Rc::try_unwrap(self.socket).map_err(CompioStream::from_rc)
     }
 
@@ -240,7 +294,9 @@ impl<S: Socket> CompioStream<S> {
         CompioStream {
             socket,
             reader: Driver::new(),
-            writer: Driver::new(),
+            small_recv: None,
+            small: false,
+            writer: None,
             in_flight: 0,
             iovecs: Vec::new(),
         }
@@ -301,26 +357,51 @@ impl<S: Socket> flow_socket::ReadyIo for CompioStream<S> {}
 impl<S: Socket> Transport for CompioStream<S> {
     type Sleep = LocalBoxFuture<()>;
 
+    /// Two ways to receive, both into the flow's buffer, no copy. compio's
+    /// receive writes from the start of the buffer's memory, up to its
+    /// capacity, and the length the kernel filled is set by compio's own
+    /// stream (`unsafe` there): so a large receive goes through that
+    /// stream, in the loop. A small one, after a small receive, is
+    /// compio's `Recv` operation submitted directly, into room that is
+    /// initialised once (length = capacity): its filled part is split off
+    /// with no `unsafe` and no second future. Zeroing costs about a byte
+    /// per byte of small reads; bulk reads never pay it.
     fn poll_recv(&mut self, cx: &mut Context<'_>, buf: &mut BytesMut) -> Poll<io::Result<Bytes>> {
-        if !self.reader.busy {
+        if !self.reader.busy && self.small_recv.is_none() {
             let mut room = mem::take(buf);
-            // compio receives from the start of the buffer: it must be
-            // empty, and what it holds is room.
-            room.clear();
-            prepare_read_buffer(&mut room);
-            let socket = &self.socket;
-            self.reader.submit(room, |lane| socket.receiver(lane));
+            if self.small {
+                prepare_small_room(&mut room);
+                let recv = op::Recv::new(Rc::clone(&self.socket), room, RecvFlags::empty());
+                self.small_recv = Some(compio::runtime::submit(recv));
+            } else {
+                // The room is the spare capacity: the buffer must be empty.
+                room.clear();
+                prepare_read_buffer(&mut room);
+                let socket = &self.socket;
+                self.reader.submit(room, |lane| socket.receiver(lane));
+            }
         }
-        let BufResult(result, mut filled) = ready!(self.reader.poll(cx));
-        let result = result.map(|n| filled.split_to(n.min(filled.len())).freeze());
+        let BufResult(result, mut filled) = match &mut self.small_recv {
+            Some(recv) => {
+                let BufResult(result, recv) = ready!(Pin::new(recv).poll(cx));
+                self.small_recv = None;
+                BufResult(result, recv.into_inner())
+            }
+            None => ready!(self.reader.poll(cx)),
+        };
+        let result = result.map(|n| {
+            self.small = n < SMALL_READ;
+            filled.split_to(n.min(filled.len())).freeze()
+        });
         *buf = filled;
         Poll::Ready(result)
     }
 
     fn poll_send(&mut self, cx: &mut Context<'_>, queue: &mut WriteQueue) -> Poll<io::Result<()>> {
         loop {
-            if self.writer.busy {
-                let BufResult(result, sent) = ready!(self.writer.poll(cx));
+            if let Some(send) = &mut self.writer {
+                let BufResult(result, sent) = ready!(send.poll(cx));
+                self.writer = None;
                 self.in_flight = 0;
                 match result {
                     Ok(0) => {
@@ -335,14 +416,14 @@ impl<S: Socket> Transport for CompioStream<S> {
                     Err(err) => return Poll::Ready(Err(err)),
                 }
             }
-            let request = match queue.buffers() {
+            let send = match queue.buffers() {
                 0 => return Poll::Ready(Ok(())),
                 // A plain send costs less in the kernel than a one-element
                 // vectored one.
                 1 => match queue.pop_front() {
                     Some(buf) => {
                         self.in_flight = buf.len();
-                        Sent::One(buf)
+                        Sending::one(&self.socket, buf)
                     }
                     None => return Poll::Ready(Ok(())),
                 },
@@ -350,11 +431,10 @@ impl<S: Socket> Transport for CompioStream<S> {
                     let mut bufs = mem::take(&mut self.iovecs);
                     bufs.extend((0..n.min(MAX_IOVECS)).map_while(|_| queue.pop_front()));
                     self.in_flight = bufs.iter().map(Bytes::len).sum();
-                    Sent::Many(bufs)
+                    Sending::many(&self.socket, bufs)
                 }
             };
-            let socket = &self.socket;
-            self.writer.submit(request, |lane| socket.sender(lane));
+            self.writer = Some(send);
         }
     }
 
@@ -383,17 +463,19 @@ impl<S: Socket> Transport for CompioStream<S> {
     }
 
     fn is_busy(&self) -> bool {
-        self.reader.busy || self.writer.busy
+        self.reader.busy || self.small_recv.is_some() || self.writer.is_some()
     }
 
     fn stop_reading(&mut self) {
         // Dropping an operation cancels it; compio's driver keeps its buffer
         // until the kernel is done with it.
         self.reader.cancel();
+        self.small_recv = None;
     }
 
     fn stop_writing(&mut self) {
-        self.writer.cancel();
+        // Dropping the send cancels it, as above.
+        self.writer = None;
         self.in_flight = 0;
     }
 }
@@ -401,8 +483,8 @@ impl<S: Socket> Transport for CompioStream<S> {
 impl<S: Socket> fmt::Debug for CompioStream<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CompioStream")
-            .field("reading", &self.reader.busy)
-            .field("writing", &self.writer.busy)
+            .field("reading", &(self.reader.busy || self.small_recv.is_some()))
+            .field("writing", &self.writer.is_some())
             .field("in_flight", &self.in_flight)
             .finish_non_exhaustive()
     }

@@ -1,6 +1,7 @@
-//! What a round trip costs in allocations: flow-compio keeps one loop per
-//! direction for the life of the flow, so a receive or a send allocates
-//! only what compio's driver allocates for it, as compio's own stream does.
+//! What a round trip costs in allocations: flow-compio holds compio's send
+//! and small-receive operations itself, and runs large receives in one loop
+//! kept for the life of the flow, so a receive or a send allocates only
+//! what compio's driver allocates for it, as compio's own stream does.
 //!
 //! One test in its own binary: it counts the process's allocations (dhat's
 //! heap statistics), which other tests running at the same time would

@@ -134,6 +134,83 @@ fn reads_dropped_at_every_poll_over_unix_deliver_every_byte_once() {
     }));
 }
 
+/// Messages of mixed sizes (1 byte to 256 KiB, log-uniform, seeded), so
+/// that receives switch between small ones (into initialised room,
+/// submitted directly) and large ones (through compio's stream), with the
+/// read future dropped at every poll and every third chunk kept alive
+/// (its buffer cannot be taken back): every byte arrives once, in order.
+/// `FLOW_SEED` replays a seed.
+async fn mixed_reads_dropped_at_every_poll<F: Flow + Unpin>((mut a, mut b): (F, F), seed: u64) {
+    let sent: Vec<u8> = (0..3usize << 20).map(|i| (i % 251) as u8 ^ (seed as u8)).collect();
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut lens = Vec::new();
+    let mut left = sent.len();
+    while left > 0 {
+        let top = 1usize << rng.u32(0..19);
+        let len = rng.usize(1..=top).min(left);
+        lens.push(len);
+        left -= len;
+    }
+    let expected = sent.clone();
+    let writer = async move {
+        let mut at = 0;
+        for len in lens {
+            a.write(sent[at..at + len].to_vec()).await.unwrap();
+            at += len;
+        }
+        a.shutdown(Shutdown::Write).await.unwrap();
+        a
+    };
+    let reader = async {
+        let mut got = Vec::new();
+        let mut kept = Vec::new();
+        let mut chunks = 0u32;
+        loop {
+            let mut read = Box::pin(b.read());
+            let outcome = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+            drop(read);
+            match outcome {
+                Poll::Ready(Ok(Chunk::Data(data))) => {
+                    got.extend_from_slice(&data);
+                    chunks += 1;
+                    if chunks.is_multiple_of(3) {
+                        kept.push(data);
+                    }
+                }
+                Poll::Ready(Ok(Chunk::Eof)) => break (got, kept),
+                Poll::Ready(Err(err)) => panic!("seed {seed:#x}: {err}"),
+                Poll::Pending => yield_now().await,
+            }
+        }
+    };
+    let (_a, (got, _kept)) = futures_util::future::join(writer, reader).await;
+    assert_eq!(got.len(), expected.len(), "seed {seed:#x}: byte count");
+    if let Some(at) = got.iter().zip(&expected).position(|(g, e)| g != e) {
+        panic!("seed {seed:#x}: the bytes differ from byte {at} on");
+    }
+}
+
+fn seed() -> u64 {
+    match std::env::var("FLOW_SEED") {
+        Ok(seed) => u64::from_str_radix(seed.trim_start_matches("0x"), 16).unwrap(),
+        Err(_) => 0x00c0_4910,
+    }
+}
+
+#[test]
+fn mixed_reads_dropped_at_every_poll_deliver_every_byte_once_over_tcp() {
+    block_on(within_limit(async {
+        mixed_reads_dropped_at_every_poll(tcp_pair().await, seed()).await
+    }));
+}
+
+#[test]
+fn mixed_reads_dropped_at_every_poll_deliver_every_byte_once_over_unix() {
+    block_on(within_limit(async {
+        mixed_reads_dropped_at_every_poll(UnixFlow::pair().unwrap(), seed().wrapping_add(1)).await;
+    }));
+}
+
 /// A write and a flush whose futures are dropped while their send is in
 /// flight (the peer does not read yet): the data still arrives, once.
 #[test]
