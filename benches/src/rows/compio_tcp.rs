@@ -51,12 +51,7 @@ pub(crate) fn rows(scale: &Scale, table: &mut Table) {
         let tokio = Tokio::multi_thread();
         let [raw, ours, tok] = three(
             scale,
-            &|| {
-                compio.block_on(across_threads(
-                    move |s| raw::write_each(s, count, BULK_CHUNK),
-                    raw::drain,
-                ))
-            },
+            &|| raw_bulk(&compio, count),
             &|| {
                 compio.block_on(across_threads(
                     move |s| flow_write_each(s, count, BULK_CHUNK),
@@ -134,26 +129,26 @@ fn stretch_rows(scale: &Scale, table: &mut Table, compio: &::compio::runtime::Ru
     let count = total / BULK_CHUNK as u64;
     let samples = interleave_blocking(
         scale,
-        &[
-            &|| {
-                compio.block_on(across_threads(
-                    move |s| raw::write_each(s, count, BULK_CHUNK),
-                    raw::drain,
-                ))
-            },
-            &|| {
-                compio.block_on(across_threads(
-                    move |s| raw::write_each_zerocopy(s, count, BULK_CHUNK),
-                    raw::drain,
-                ))
-            },
-        ],
+        &[&|| raw_bulk(compio, count), &|| {
+            compio.block_on(across_threads(
+                move |s| raw::write_each_zerocopy(s, count, BULK_CHUNK),
+                raw::drain,
+            ))
+        }],
     );
     if let [send, zerocopy] = samples.as_slice() {
         let what = format!("compio TCP bulk, {} MiB in 64 KiB writes, SEND_ZC", total / MIB);
         let unit = Unit::Throughput(total);
         table.compare(&what, "write_zerocopy", zerocopy, "write_all", send, unit, None);
     }
+}
+
+/// Raw compio's bulk side: `count` 64 KiB `write_all`s across threads.
+fn raw_bulk(compio: &::compio::runtime::Runtime, count: u64) -> Duration {
+    compio.block_on(across_threads(
+        move |s| raw::write_each(s, count, BULK_CHUNK),
+        raw::drain,
+    ))
 }
 
 /// The bursts' message count: the other runtimes' normally; with --quick,
