@@ -33,7 +33,7 @@ pub(crate) type LocalBoxFuture<T> = Pin<Box<dyn Future<Output = T> + 'static>>;
 pub trait Socket: std::os::fd::AsFd + sealed::Sealed + 'static {}
 
 mod sealed {
-    use super::{BytesMut, ErrorKind, Infallible, Lane, LocalBoxFuture, Rc};
+    use super::{ErrorKind, Infallible, Lane, LocalBoxFuture, Rc};
 
     pub trait Sealed {
         /// What a broken pipe on write means: the peer aborted (TCP), or it
@@ -43,7 +43,7 @@ mod sealed {
         /// The receiving loop: each buffer handed to `lane` (empty, with
         /// spare capacity) is received into, and parked there with the
         /// result.
-        fn receiver(self: &Rc<Self>, lane: Rc<Lane<BytesMut, usize>>) -> LocalBoxFuture<Infallible>;
+        fn receiver(self: &Rc<Self>, lane: Rc<Lane>) -> LocalBoxFuture<Infallible>;
     }
 }
 
@@ -54,7 +54,7 @@ macro_rules! socket {
         impl sealed::Sealed for $ty {
             const BROKEN_PIPE: ErrorKind = $broken;
 
-            fn receiver(self: &Rc<Self>, lane: Rc<Lane<BytesMut, usize>>) -> LocalBoxFuture<Infallible> {
+            fn receiver(self: &Rc<Self>, lane: Rc<Lane>) -> LocalBoxFuture<Infallible> {
                 let socket = Rc::clone(self);
                 Box::pin(async move {
                     let mut socket = &*socket;
@@ -148,16 +148,16 @@ impl<S: Socket> Sending<S> {
 
 /// The large receives, handed between the transport and the loop that
 /// runs them (see [`Driver`]): a request in, a result out.
-pub struct Lane<Req, T> {
-    request: Cell<Option<Req>>,
-    result: Cell<Option<BufResult<T, Req>>>,
+pub struct Lane {
+    request: Cell<Option<BytesMut>>,
+    result: Cell<Option<BufResult<usize, BytesMut>>>,
 }
 
-impl<Req, T> Lane<Req, T> {
+impl Lane {
     /// The next request: pending until the transport hands one over. Only
     /// the transport polls the loop, and it hands the request over first,
     /// so no waker is kept.
-    pub(crate) fn request(&self) -> impl Future<Output = Req> + '_ {
+    pub(crate) fn request(&self) -> impl Future<Output = BytesMut> + '_ {
         std::future::poll_fn(|_| match self.request.take() {
             Some(request) => Poll::Ready(request),
             None => Poll::Pending,
@@ -165,12 +165,12 @@ impl<Req, T> Lane<Req, T> {
     }
 
     /// Parks an operation's result for the transport.
-    pub(crate) fn finish(&self, result: BufResult<T, Req>) {
+    pub(crate) fn finish(&self, result: BufResult<usize, BytesMut>) {
         self.result.set(Some(result));
     }
 }
 
-impl<Req, T> fmt::Debug for Lane<Req, T> {
+impl fmt::Debug for Lane {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Lane").finish_non_exhaustive()
     }
@@ -186,14 +186,14 @@ impl<Req, T> fmt::Debug for Lane<Req, T> {
 /// so each would need a box of its own otherwise (and compio's `Recv`
 /// submitted directly leaves the filled length for `unsafe` code to set,
 /// which is why only small receives, into initialised room, go that way).
-struct Driver<Req, T> {
-    lane: Rc<Lane<Req, T>>,
+struct Driver {
+    lane: Rc<Lane>,
     run: Option<LocalBoxFuture<Infallible>>,
     /// A request was handed over and its result not taken yet.
     busy: bool,
 }
 
-impl<Req, T> Driver<Req, T> {
+impl Driver {
     fn new() -> Self {
         Driver {
             lane: Rc::new(Lane {
@@ -206,7 +206,7 @@ impl<Req, T> Driver<Req, T> {
     }
 
     /// Hands `request` to the loop, which `start` makes if there is none.
-    fn submit(&mut self, request: Req, start: impl FnOnce(Rc<Lane<Req, T>>) -> LocalBoxFuture<Infallible>) {
+    fn submit(&mut self, request: BytesMut, start: impl FnOnce(Rc<Lane>) -> LocalBoxFuture<Infallible>) {
         self.lane.request.set(Some(request));
         if self.run.is_none() {
             self.run = Some(start(Rc::clone(&self.lane)));
@@ -215,7 +215,7 @@ impl<Req, T> Driver<Req, T> {
     }
 
     /// Polls the operation in flight; its result once it has one.
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<BufResult<T, Req>> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<BufResult<usize, BytesMut>> {
         if let Some(run) = &mut self.run {
             // The loop never ends: it is only ever pending.
             let _pending = run.as_mut().poll(cx);
@@ -251,7 +251,7 @@ pub struct CompioStream<S: Socket> {
     socket: Rc<S>,
     /// The large receives, into the buffer's spare capacity (see
     /// `poll_recv`).
-    reader: Driver<BytesMut, usize>,
+    reader: Driver,
     /// The small receive in flight, into initialised room.
     small_recv: Option<Submit<op::Recv<BytesMut, Rc<S>>>>,
     /// The last receive was small: the next one goes into initialised
